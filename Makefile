@@ -1,0 +1,37 @@
+# hwattest: hardware-attested workload identity for SPIRE.
+#
+#   make test   go vet + unit tests (race detector) + fuzz seed corpora
+#   make fuzz   run every fuzz target for FUZZTIME (default 60s) each
+#   make deps   install the system packages the tests need (Debian, as root)
+
+GO       ?= go
+FUZZTIME ?= 60s
+
+.PHONY: test vet unit fuzz deps
+
+test: vet unit
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# Each fuzz target on its own (go test -fuzz takes one target per package).
+FUZZ_TARGETS = \
+	./pkg/tpmquote:FuzzDecodeAttestation \
+	./pkg/tpmquote:FuzzDecodeResponse \
+	./pkg/tpmquote:FuzzVerifyEKCertificate \
+	./pkg/tpmquote:FuzzVerifyAK \
+	./pkg/tpmquote:FuzzEventLog \
+	./pkg/tpmquote/ima:FuzzParse
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$pkg $$name"; \
+		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
+
+deps:
+	./.ci/deps

@@ -1,0 +1,213 @@
+package tpmtest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-attestation/attest"
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+	"github.com/google/go-tpm/tpm2/transport/simulator"
+)
+
+// simMu serializes simulators: the reference TPM is a process-wide singleton.
+var simMu sync.Mutex
+
+// Simulator starts the in-process reference TPM for the test and closes it at
+// cleanup. Tests using it must not run in parallel; Simulator serializes them.
+func Simulator(tb testing.TB) transport.TPMCloser {
+	tb.Helper()
+	simMu.Lock()
+	tpm, err := simulator.OpenSimulator()
+	if err != nil {
+		simMu.Unlock()
+		tb.Fatalf("open simulator: %v", err)
+	}
+	tb.Cleanup(func() {
+		tpm.Close()
+		simMu.Unlock()
+	})
+	return tpm
+}
+
+// CA is a test EK certificate authority.
+type CA struct {
+	Cert *x509.Certificate
+	Key  crypto.Signer
+}
+
+// NewCA creates a self-signed ECDSA P-256 CA.
+func NewCA(tb testing.TB, name string) *CA {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"hwattest test"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &CA{Cert: cert, Key: key}
+}
+
+// Pool returns a pool holding the CA certificate.
+func (ca *CA) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.Cert)
+	return p
+}
+
+// TCG attribute OIDs (TCG EK Credential Profile).
+var (
+	oidSAN             = asn1.ObjectIdentifier{2, 5, 29, 17}
+	oidTPMManufacturer = asn1.ObjectIdentifier{2, 23, 133, 2, 1}
+	oidTPMModel        = asn1.ObjectIdentifier{2, 23, 133, 2, 2}
+	oidTPMVersion      = asn1.ObjectIdentifier{2, 23, 133, 2, 3}
+)
+
+// IssueEK issues an EK certificate for key shaped like a vendor's: empty
+// subject and a critical subject alternative name holding a directoryName
+// with the TPM manufacturer, model and version.
+func (ca *CA) IssueEK(tb testing.TB, key crypto.PublicKey, manufacturer, model, version string) []byte {
+	tb.Helper()
+	rdn := pkix.RDNSequence{
+		{{Type: oidTPMManufacturer, Value: manufacturer}},
+		{{Type: oidTPMModel, Value: model}},
+		{{Type: oidTPMVersion, Value: version}},
+	}
+	dn, err := asn1.Marshal(rdn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	san, err := asn1.Marshal([]asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: dn}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	usage := x509.KeyUsageKeyEncipherment
+	if _, ok := key.(*ecdsa.PublicKey); ok {
+		usage = x509.KeyUsageKeyAgreement
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		BasicConstraintsValid: true,
+		KeyUsage:              usage,
+		ExtraExtensions:       []pkix.Extension{{Id: oidSAN, Critical: true, Value: san}},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key, ca.Key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return der
+}
+
+// EKKey returns the public key of the TPM's EK made from template (as
+// tpm2.RSAEKTemplate or tpm2.ECCEKTemplate), flushing the object.
+func EKKey(tb testing.TB, tpm transport.TPM, template tpm2.TPMTPublic) crypto.PublicKey {
+	tb.Helper()
+	rsp, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHEndorsement, InPublic: tpm2.New2B(template)}.Execute(tpm)
+	if err != nil {
+		tb.Fatalf("create EK: %v", err)
+	}
+	defer tpm2.FlushContext{FlushHandle: rsp.ObjectHandle}.Execute(tpm)
+	pub, err := rsp.OutPublic.Contents()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key, err := tpm2.Pub(*pub)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return key
+}
+
+// WriteNV defines an owner-authorized NV index and writes data to it, the
+// way a manufacturer stores the EK certificate.
+func WriteNV(tb testing.TB, tpm transport.TPM, index tpm2.TPMHandle, data []byte) {
+	tb.Helper()
+	def := tpm2.NVDefineSpace{
+		AuthHandle: tpm2.TPMRHOwner,
+		PublicInfo: tpm2.New2B(tpm2.TPMSNVPublic{
+			NVIndex: index,
+			NameAlg: tpm2.TPMAlgSHA256,
+			Attributes: tpm2.TPMANV{
+				OwnerWrite: true, OwnerRead: true, AuthRead: true, AuthWrite: true, NoDA: true,
+				NT: tpm2.TPMNTOrdinary,
+			},
+			DataSize: uint16(len(data)),
+		}),
+	}
+	if _, err := def.Execute(tpm); err != nil {
+		tb.Fatalf("define NV 0x%08x: %v", uint32(index), err)
+	}
+	pub, err := tpm2.NVReadPublic{NVIndex: index}.Execute(tpm)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for off := 0; off < len(data); off += 512 {
+		end := min(off+512, len(data))
+		_, err := tpm2.NVWrite{
+			AuthHandle: tpm2.TPMRHOwner,
+			NVIndex:    tpm2.NamedHandle{Handle: index, Name: pub.NVName},
+			Data:       tpm2.TPM2BMaxNVBuffer{Buffer: data[off:end]},
+			Offset:     uint16(off),
+		}.Execute(tpm)
+		if err != nil {
+			tb.Fatalf("write NV 0x%08x: %v", uint32(index), err)
+		}
+	}
+}
+
+// ExtendPCR extends one PCR in one bank with digest.
+func ExtendPCR(tb testing.TB, tpm transport.TPM, bank tpm2.TPMAlgID, pcr int, digest []byte) {
+	tb.Helper()
+	_, err := tpm2.PCRExtend{
+		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(pcr), Auth: tpm2.PasswordAuth(nil)},
+		Digests:   tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{HashAlg: bank, Digest: digest}}},
+	}.Execute(tpm)
+	if err != nil {
+		tb.Fatalf("extend %v PCR %d: %v", bank, pcr, err)
+	}
+}
+
+// ReplayEventLog extends the TPM's PCRs with every measured event of a TCG
+// boot event log, in the given banks, so that a quote agrees with the log.
+// Events for PCRs above maxPCR are skipped.
+func ReplayEventLog(tb testing.TB, tpm transport.TPM, raw []byte, banks []tpm2.TPMAlgID, maxPCR int) {
+	tb.Helper()
+	el, err := attest.ParseEventLog(raw)
+	if err != nil {
+		tb.Fatalf("parse event log: %v", err)
+	}
+	for _, bank := range banks {
+		for _, e := range el.Events(attest.HashAlg(bank)) {
+			if e.Type == 0x03 || e.Index > maxPCR || len(e.Digest) == 0 { // EV_NO_ACTION is not measured
+				continue
+			}
+			ExtendPCR(tb, tpm, bank, e.Index, e.Digest)
+		}
+	}
+}

@@ -1,0 +1,79 @@
+// Package ima parses the Linux Integrity Measurement Architecture (IMA)
+// runtime measurement log and replays it into the PCR it extends (PCR 10), so
+// a remote attestation verifier can check the log against a TPM quote.
+//
+// No maintained Go library parses the IMA log, so this package is written by
+// hand from the kernel sources (security/integrity/ima: ima_fs.c,
+// ima_template_lib.c, ima_crypto.c, ima_queue.c). It is pure Go: bytes in,
+// result out, no cgo and no device access.
+//
+// # Formats
+//
+// [Parse] reads either form the kernel publishes in securityfs:
+//
+//   - binary_runtime_measurements: per entry a little-endian u32 PCR index,
+//     the template hash (20 bytes of SHA-1; the per-bank
+//     binary_runtime_measurements_sha256 file of newer kernels carries
+//     SHA-256 template hashes, see [WithTemplateHash]), a u32 length and the
+//     template name, a u32 length and the template data. The kernel writes
+//     the integers in host byte order unless booted with ima_canonical_fmt;
+//     this package reads little-endian only.
+//   - ascii_runtime_measurements: one line per entry,
+//     "PCR template-hash template-name alg:file-hash path [signature]".
+//     The template data is rebuilt from the fields, byte for byte as the
+//     kernel builds it, so the template hash can be checked and every PCR
+//     bank replayed. The kernel replaces spaces in paths with '_', so the
+//     fields are unambiguous; a path holding a newline is not, and such a
+//     log fails to parse or to verify. Prefer the binary form.
+//
+// The form is detected (an ASCII log starts with a decimal PCR index and a
+// space, which a binary log with a PCR index below 24 never does) or set
+// with [WithFormat].
+//
+// # Templates
+//
+// Three templates are understood: "ima-ng" (fields d-ng and n-ng),
+// "ima-sig" (d-ng, n-ng, sig) and the legacy "ima" (d, n). Any other
+// template (ima-buf, ima-modsig, evm-sig, custom formats) is rejected: an
+// entry this package cannot decode cannot be checked.
+//
+//   - d-ng is the hash algorithm name, ':', NUL and the file digest
+//     ("sha256:\x00" + 32 bytes).
+//   - n-ng is the path followed by NUL.
+//   - sig is the security.ima signature (may be empty).
+//   - The legacy "ima" template holds a 20-byte SHA-1 digest and a name of at
+//     most 255 bytes; the kernel hashes the digest followed by the name
+//     NUL-padded to 256 bytes, and [Entry.TemplateData] holds exactly those
+//     276 bytes.
+//
+// # What is checked
+//
+// Every non-violation entry's logged template hash must equal the hash of its
+// template data. A violation entry (template hash all zeros: the kernel
+// logged a ToMToU or open-writers violation and could not measure the file)
+// is not hashed; its file digest must be zero, and its fields are NOT covered
+// by any PCR: replay extends 0xFF..FF for it, whatever it says.
+//
+// [Log.Replay] computes the expected PCR 10 of a bank: starting from zeros,
+// PCR = H(PCR || H(template data)) per PCR 10 entry, or H(PCR || 0xFF..FF)
+// per violation. This is how current kernels extend every bank (since the
+// 2020 per-bank template digest change, Linux 5.8 as far as we know); older
+// kernels extended non-SHA-1 banks with the zero-padded SHA-1 template hash,
+// and their SHA-256 bank does not replay with this package (their SHA-1 bank
+// does). [Verify] parses and requires the replay to equal the
+// quoted PCR 10 in every bank given.
+//
+// Entries recorded in other PCRs (an IMA policy rule with pcr=) are parsed
+// but not anchored by [Verify]; [Log.FindFileHash] ignores them, and
+// violation entries, so that it only reports measurements the quote covers.
+//
+// A log read after the quote may hold entries appended after it; [Verify]
+// needs the log to match the quote exactly.
+//
+// # Limits
+//
+// Every length read from the input is checked against the bytes left and
+// against a named limit ([MaxLogSize], [MaxEntries], [MaxTemplateNameLen],
+// [MaxTemplateDataLen], [MaxPathLen], [MaxLegacyNameLen],
+// [MaxSignatureLen], [MaxPCR]) before anything is allocated for it.
+package ima

@@ -1,0 +1,157 @@
+package tpmquote
+
+import (
+	"time"
+)
+
+// Status is the overall appraisal of an attestation, after IETF RATS EAR
+// (draft-ietf-rats-ear) ear.status.
+type Status string
+
+// Statuses, from best to worst.
+const (
+	StatusNone            Status = "none"
+	StatusAffirming       Status = "affirming"
+	StatusWarning         Status = "warning"
+	StatusContraindicated Status = "contraindicated"
+)
+
+// Tier is an AR4SI trustworthiness claim value (draft-ietf-rats-ar4si):
+// 0 none, 2..31 affirming, 32..95 warning, 96..127 contraindicated.
+type Tier int
+
+// The tiers this package assigns.
+const (
+	TierNone            Tier = 0
+	TierAffirming       Tier = 2
+	TierWarning         Tier = 32
+	TierContraindicated Tier = 96
+)
+
+// Status returns the status band the tier falls in.
+func (t Tier) Status() Status {
+	switch {
+	case t >= TierContraindicated:
+		return StatusContraindicated
+	case t >= TierWarning:
+		return StatusWarning
+	case t >= TierAffirming:
+		return StatusAffirming
+	}
+	return StatusNone
+}
+
+// TrustVector holds the AR4SI trustworthiness vector components.
+type TrustVector struct {
+	InstanceIdentity Tier `json:"instance-identity"`
+	Configuration    Tier `json:"configuration"`
+	Executables      Tier `json:"executables"`
+	FileSystem       Tier `json:"file-system"`
+	Hardware         Tier `json:"hardware"`
+	RuntimeOpaque    Tier `json:"runtime-opaque"`
+	StorageOpaque    Tier `json:"storage-opaque"`
+	SourcedData      Tier `json:"sourced-data"`
+}
+
+// Status is the worst status among the vector's claimed components, or
+// StatusNone when none is claimed.
+func (v TrustVector) Status() Status {
+	worst := TierNone
+	for _, t := range []Tier{v.InstanceIdentity, v.Configuration, v.Executables, v.FileSystem,
+		v.Hardware, v.RuntimeOpaque, v.StorageOpaque, v.SourcedData} {
+		if t.Status() != StatusNone && (worst == TierNone || t > worst) {
+			worst = t
+		}
+	}
+	return worst.Status()
+}
+
+// Check records one verification step and its outcome.
+type Check struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Result is what a verification checked and found. A Result is only returned
+// when every cryptographic check passed; its trust vector then says how much
+// the evidence establishes (policy may refine it).
+type Result struct {
+	Status   Status      `json:"status"`
+	Trust    TrustVector `json:"trustworthiness_vector"`
+	Verified time.Time   `json:"verified"`
+	Checks   []Check     `json:"checks"`
+
+	// EK facts.
+	EKHash           string `json:"ek_hash"`
+	EKCertVerified   bool   `json:"ek_cert_verified"`
+	EKIssuer         string `json:"ek_issuer,omitempty"`
+	EKListed         bool   `json:"ek_listed"`
+	Manufacturer     string `json:"tpm_manufacturer,omitempty"`
+	ManufacturerName string `json:"tpm_manufacturer_name,omitempty"`
+	Model            string `json:"tpm_model,omitempty"`
+	Version          string `json:"tpm_version,omitempty"`
+
+	// AKName is the TPM name of the AK that signed the quote.
+	AKName []byte `json:"ak_name"`
+	// FirmwareVersion, ResetCount and RestartCount come from the signed quote.
+	FirmwareVersion uint64 `json:"tpm_firmware_version"`
+	ResetCount      uint32 `json:"reset_count"`
+	RestartCount    uint32 `json:"restart_count"`
+	// PCRs are the quoted PCR values.
+	PCRs PCRValues `json:"pcrs"`
+	// Boot is what the replayed boot event log shows; nil without a log.
+	Boot *Boot `json:"boot,omitempty"`
+	// IMA is what the replayed IMA log shows; nil without a log.
+	IMA *IMA `json:"ima,omitempty"`
+	// Reported holds the TPM's self-reported properties (not verified).
+	Reported TPMInfo `json:"reported"`
+}
+
+// Boot is what a boot event log, replayed against the quote, shows.
+type Boot struct {
+	// Banks are the PCR banks the log was replayed in.
+	Banks []HashAlg `json:"banks"`
+	// SecureBoot is the UEFI secure boot state.
+	SecureBoot SecureBoot `json:"secure_boot"`
+	// Components are the measured boot components found in verified events.
+	Components []BootComponent `json:"components"`
+	// Events is the number of replayed events.
+	Events int `json:"events"`
+}
+
+// SecureBoot is the secure boot state read from the verified events.
+type SecureBoot struct {
+	// Known is false when the log does not establish the state (no PCR 7
+	// events, a legacy BIOS log, or a state that does not parse).
+	Known   bool   `json:"known"`
+	Enabled bool   `json:"enabled"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// BootComponent is one measured boot component: its digest is verified by
+// the replay; Data is the event's description, which the digest covers only
+// when DataVerified is true.
+type BootComponent struct {
+	PCR          int     `json:"pcr"`
+	Type         string  `json:"type"`
+	Bank         HashAlg `json:"bank"`
+	Digest       []byte  `json:"digest"`
+	Data         string  `json:"data,omitempty"`
+	DataVerified bool    `json:"data_verified"`
+}
+
+// IMA is what an IMA log, replayed against PCR 10, shows.
+type IMA struct {
+	Banks   []HashAlg  `json:"banks"`
+	Entries []IMAEntry `json:"entries"`
+}
+
+// IMAEntry is one measured file.
+type IMAEntry struct {
+	Template string `json:"template"`
+	HashAlg  string `json:"hash_alg"`
+	Hash     []byte `json:"hash"`
+	Path     string `json:"path"`
+	Signed   bool   `json:"signed"`
+}
