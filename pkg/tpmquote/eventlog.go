@@ -29,7 +29,10 @@ func replayBootLog(raw []byte, quoted PCRValues) (boot *Boot, err error) {
 		return nil, refuse(ReasonMalformed, "event log: %w", err)
 	}
 	boot = &Boot{}
-	var events []attest.Event
+	var (
+		events []attest.Event
+		evBank HashAlg
+	)
 	for _, logAlg := range el.Algs {
 		alg := HashAlg(logAlg)
 		bank, ok := quoted[alg]
@@ -49,9 +52,10 @@ func replayBootLog(raw []byte, quoted PCRValues) (boot *Boot, err error) {
 			return nil, refuse(ReasonEventLog, "event log: %s bank: %w", alg, err)
 		}
 		boot.Banks = append(boot.Banks, alg)
-		// Keep the events of the strongest replayed bank.
-		if events == nil || alg.Size() > len(events[0].Digest) {
-			events = verified
+		// Read the state from the SHA-256 events, else the first bank:
+		// go-attestation compares variable digests in SHA-1 and SHA-256.
+		if events == nil || alg == SHA256 {
+			events, evBank = verified, alg
 		}
 	}
 	if len(boot.Banks) == 0 {
@@ -59,9 +63,8 @@ func replayBootLog(raw []byte, quoted PCRValues) (boot *Boot, err error) {
 	}
 	boot.Events = len(events)
 	boot.SecureBoot = secureBootState(events)
-	bank := boot.Banks[len(boot.Banks)-1]
 	for _, e := range events {
-		if c, ok := component(e, bank); ok {
+		if c, ok := component(e, evBank); ok {
 			boot.Components = append(boot.Components, c)
 		}
 	}

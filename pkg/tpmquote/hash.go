@@ -55,7 +55,8 @@ func (h HashAlg) MarshalText() ([]byte, error) {
 func (h *HashAlg) UnmarshalText(b []byte) error {
 	v, err := ParseHashAlg(string(b))
 	if err != nil {
-		return err
+		// The decoder that calls this adds the package prefix.
+		return fmt.Errorf("unknown hash algorithm %q", b)
 	}
 	*h = v
 	return nil

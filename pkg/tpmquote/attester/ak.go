@@ -83,7 +83,10 @@ func (s *Session) loadAK() (*tpmquote.AKParameters, error) {
 	if err != nil {
 		return nil, errorf("create storage root key: %w", err)
 	}
-	s.flushes = append(s.flushes, srk.ObjectHandle)
+	// A loaded AK does not need its parent: flush the SRK as soon as the AK
+	// is loaded, so that a session holds at most two objects (EK and AK)
+	// and TPMs with three object slots (swtpm) can run it.
+	defer flush(s.tpm, srk.ObjectHandle)
 	parent := tpm2.AuthHandle{Handle: srk.ObjectHandle, Name: srk.Name, Auth: tpm2.PasswordAuth(nil)}
 
 	if s.cfg.AKPath != "" {
