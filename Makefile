@@ -20,10 +20,12 @@ unit:
 # Each fuzz target on its own (go test -fuzz takes one target per package).
 FUZZ_TARGETS = \
 	./pkg/tpmquote:FuzzDecodeAttestation \
+	./pkg/tpmquote:FuzzDecodeChallenge \
 	./pkg/tpmquote:FuzzDecodeResponse \
-	./pkg/tpmquote:FuzzVerifyEKCertificate \
+	./pkg/tpmquote:FuzzVerifyEK \
 	./pkg/tpmquote:FuzzVerifyAK \
 	./pkg/tpmquote:FuzzEventLog \
+	./pkg/tpmquote:FuzzQuote \
 	./pkg/tpmquote/ima:FuzzParse
 
 fuzz:

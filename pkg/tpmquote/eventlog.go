@@ -156,4 +156,3 @@ func printable(b []byte) string {
 	}
 	return s
 }
-
