@@ -281,6 +281,8 @@ var tcgVendors = map[string]string{
 	"4E544300": "Nuvoton", "51434F4D": "Qualcomm", "534D5343": "SMSC", "534D534E": "Samsung",
 	"534E5300": "Sinosun", "53544D20": "STMicroelectronics", "54584E00": "Texas Instruments",
 	"57454300": "Winbond", "524F4343": "Fuzhou Rockchip", "414C4942": "Alibaba",
+	// swtpm certifies its EKs with IBM's PCI vendor ID.
+	"00001014": "IBM",
 }
 
 // vendorName returns the vendor name for a manufacturer attribute such as

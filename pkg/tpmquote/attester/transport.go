@@ -31,17 +31,61 @@ const dialTimeout = 5 * time.Second
 //
 // An empty address means DefaultAddress.
 func Open(addr string) (transport.TPMCloser, error) {
+	var (
+		t   transport.TPMCloser
+		err error
+	)
 	switch {
 	case addr == "":
-		return openDevice(DefaultAddress)
+		t, err = openDevice(DefaultAddress)
 	case strings.HasPrefix(addr, "swtpm://"):
-		return dialStream("tcp", strings.TrimPrefix(addr, "swtpm://"))
+		t, err = dialStream("tcp", strings.TrimPrefix(addr, "swtpm://"))
 	case strings.HasPrefix(addr, "swtpm+unix://"):
-		return dialStream("unix", strings.TrimPrefix(addr, "swtpm+unix://"))
+		t, err = dialStream("unix", strings.TrimPrefix(addr, "swtpm+unix://"))
 	case strings.HasPrefix(addr, "/"):
-		return openDevice(addr)
+		t, err = openDevice(addr)
+	default:
+		return nil, errorf("unsupported TPM address %q (want a device path, swtpm://host:port or swtpm+unix:///path)", addr)
 	}
-	return nil, errorf("unsupported TPM address %q (want a device path, swtpm://host:port or swtpm+unix:///path)", addr)
+	if err != nil {
+		return nil, err
+	}
+	return Retrying(t), nil
+}
+
+// TPM response codes after which the command was not executed and may be
+// sent again (TPM 2.0 Part 2, 6.6.3): TPM_RC_RETRY, TPM_RC_YIELDED and
+// TPM_RC_TESTING.
+const (
+	rcYielded = 0x908
+	rcTesting = 0x90A
+	rcRetry   = 0x922
+)
+
+// maxRetries bounds resending one command.
+const maxRetries = 10
+
+type retrying struct{ transport.TPMCloser }
+
+// Retrying wraps a TPM so that a command the TPM answered with
+// TPM_RC_RETRY, TPM_RC_YIELDED or TPM_RC_TESTING is sent again, with a short
+// growing pause (swtpm answers TPM_RC_RETRY to the first use of a fresh EK).
+func Retrying(t transport.TPMCloser) transport.TPMCloser { return retrying{t} }
+
+// Send implements transport.TPM.
+func (r retrying) Send(cmd []byte) ([]byte, error) {
+	for i := 0; ; i++ {
+		rsp, err := r.TPMCloser.Send(cmd)
+		if err != nil || len(rsp) < 10 || i == maxRetries {
+			return rsp, err
+		}
+		switch binary.BigEndian.Uint32(rsp[6:10]) {
+		case rcRetry, rcYielded, rcTesting:
+			time.Sleep(time.Duration(i+1) * 5 * time.Millisecond)
+		default:
+			return rsp, nil
+		}
+	}
 }
 
 func openDevice(path string) (transport.TPMCloser, error) {
