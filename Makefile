@@ -1,15 +1,17 @@
 # hwattest: hardware-attested workload identity for SPIRE.
 #
-#   make test   go vet + unit tests (race detector) + fuzz seed corpora
+#   make test   install what the tests need (or say what is missing), then go vet and
+#               every test with the race detector (fuzz seed corpora included)
 #   make fuzz   run every fuzz target for FUZZTIME (default 60s) each
+#   make bench  the verification benchmark against its crypto floor
 #   make deps   install the system packages the tests need (Debian, as root)
 
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: test vet unit fuzz deps
+.PHONY: test vet unit fuzz bench deps
 
-test: vet unit
+test: deps vet unit
 
 vet:
 	$(GO) vet ./...
@@ -35,5 +37,8 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	done
 
+bench:
+	$(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/tpmquote/
+
 deps:
-	./.ci/deps
+	@./.ci/deps

@@ -3,6 +3,7 @@ package tpmquote
 import (
 	"bytes"
 	"crypto"
+	"encoding/binary"
 
 	"github.com/google/go-tpm/tpm2"
 )
@@ -51,20 +52,22 @@ func VerifyAK(p AKParameters) (*AK, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, err := tpm2.ObjectName(pub)
-	if err != nil {
-		return nil, refuse(ReasonAKInvalid, "ak name: %w", err)
-	}
-	ak := &AK{Name: name.Buffer, Public: key, Hash: sigHash}
+	// The name is nameAlg || H(TPMT_PUBLIC); the public bytes are canonical
+	// (unmarshalExact), so hash them as sent.
+	name := binary.BigEndian.AppendUint16(nil, uint16(pub.NameAlg))
+	name = append(name, hashOf(nameHash, p.Public)...)
+	ak := &AK{Name: name, Public: key, Hash: sigHash}
 
-	if _, err := unmarshalExact[tpm2.TPMSCreationData]("ak creation data", p.CreationData); err != nil {
-		return nil, err
-	}
-	att, err := unmarshalExact[tpm2.TPMSAttest]("ak creation attest", p.CreationAttest)
+	// The creation attestation is checked against its signature before it
+	// is decoded; the creation data is bound by its hash in it.
+	sig, err := unmarshalSigned[tpm2.TPMTSignature]("ak creation signature", p.CreationSignature)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := unmarshalExact[tpm2.TPMTSignature]("ak creation signature", p.CreationSignature)
+	if err := verifySignature(key, sigHash, p.CreationAttest, sig); err != nil {
+		return nil, refuse(ReasonAKInvalid, "ak creation attest: %w", err)
+	}
+	att, err := unmarshalSigned[tpm2.TPMSAttest]("ak creation attest", p.CreationAttest)
 	if err != nil {
 		return nil, err
 	}
@@ -80,9 +83,6 @@ func VerifyAK(p AKParameters) (*AK, error) {
 	}
 	if !bytes.Equal(info.CreationHash.Buffer, hashOf(nameHash, p.CreationData)) {
 		return nil, refuse(ReasonAKInvalid, "ak creation data does not match its attestation")
-	}
-	if err := verifySignature(key, sigHash, p.CreationAttest, sig); err != nil {
-		return nil, refuse(ReasonAKInvalid, "ak creation attest: %w", err)
 	}
 	return ak, nil
 }

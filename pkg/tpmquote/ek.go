@@ -93,7 +93,10 @@ type EK struct {
 // against the allowlist, and that the certificate's key is the EK's key.
 // It does not check revocation.
 func VerifyEK(certDER, ekPublic []byte, policy EKPolicy) (*EK, error) {
-	pub, err := unmarshalExact[tpm2.TPMTPublic]("ek public", ekPublic)
+	// The EK public bytes are never hashed into an identity (the EK hash is
+	// over the PKIX key, which must equal the certificate's), so they need
+	// not be canonical.
+	pub, err := unmarshalSigned[tpm2.TPMTPublic]("ek public", ekPublic)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package tpmquote
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"sort"
 	"strings"
 	"unicode/utf16"
@@ -62,7 +64,7 @@ func replayBootLog(raw []byte, quoted PCRValues) (boot *Boot, err error) {
 		return nil, refuse(ReasonEventLog, "event log has no digests in the quoted banks %v", quotedBanks(quoted))
 	}
 	boot.Events = len(events)
-	boot.SecureBoot = secureBootState(events)
+	boot.SecureBoot = secureBootState(events, evBank)
 	for _, e := range events {
 		if c, ok := component(e, evBank); ok {
 			boot.Components = append(boot.Components, c)
@@ -88,24 +90,59 @@ func quotedBanks(v PCRValues) []HashAlg {
 	return banks
 }
 
-// secureBootState reads the UEFI secure boot state from verified events.
-// Without verified PCR 7 events the state is unknown.
-func secureBootState(events []attest.Event) SecureBoot {
-	has7 := false
+// evEFIVariableDriverConfig is EV_EFI_VARIABLE_DRIVER_CONFIG, the event that
+// measures the secure boot configuration variables into PCR 7.
+const evEFIVariableDriverConfig = 0x80000001
+
+// efiGlobalVariable is EFI_GLOBAL_VARIABLE {8BE4DF61-93CA-11d2-AA0D-00E098032B8C}
+// in its mixed-endian wire form.
+var efiGlobalVariable = []byte{0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c}
+
+// secureBootState reads the UEFI SecureBoot variable from the verified PCR 7
+// events. It reads that one variable itself instead of calling
+// go-attestation's ParseSecurebootState, which parses every signature
+// database (db, dbx, KEK, PK and their X.509 certificates) and was half the
+// cost of a whole verification; the database contents are not used here.
+// The event's digest must cover its data (UEFI_VARIABLE_DATA), so the state
+// is as verified as the replay.
+func secureBootState(events []attest.Event, bank HashAlg) SecureBoot {
 	for _, e := range events {
-		if e.Index == 7 {
-			has7 = true
-			break
+		if e.Index != 7 || e.Type != evEFIVariableDriverConfig {
+			continue
 		}
+		name, value, ok := parseUEFIVariable(e.Data)
+		if !ok || name != "SecureBoot" {
+			continue
+		}
+		if !bytes.Equal(hashOf(bank.Hash(), e.Data), e.Digest) {
+			return SecureBoot{Detail: "SecureBoot variable event: digest does not cover its data"}
+		}
+		if len(value) != 1 {
+			return SecureBoot{Detail: fmt.Sprintf("SecureBoot variable is %d bytes, want 1", len(value))}
+		}
+		return SecureBoot{Known: true, Enabled: value[0] == 1}
 	}
-	if !has7 {
-		return SecureBoot{Detail: "no verified PCR 7 events"}
+	return SecureBoot{Detail: "no verified SecureBoot variable event in PCR 7"}
+}
+
+// parseUEFIVariable parses a UEFI_VARIABLE_DATA of EFI_GLOBAL_VARIABLE
+// (TCG PC Client Platform Firmware Profile, 10.2.6): GUID, name length and
+// data length (UINT64, in characters and bytes), UCS-2 name, data.
+func parseUEFIVariable(b []byte) (name string, value []byte, ok bool) {
+	if len(b) < 32 || !bytes.Equal(b[:16], efiGlobalVariable) {
+		return "", nil, false
 	}
-	sb, err := attest.ParseSecurebootState(events)
-	if err != nil {
-		return SecureBoot{Detail: err.Error()}
+	nameLen := binary.LittleEndian.Uint64(b[16:24])
+	dataLen := binary.LittleEndian.Uint64(b[24:32])
+	rest := uint64(len(b) - 32)
+	if nameLen > rest/2 || dataLen != rest-2*nameLen {
+		return "", nil, false
 	}
-	return SecureBoot{Known: true, Enabled: sb.Enabled}
+	u := make([]uint16, nameLen)
+	for i := range u {
+		u[i] = binary.LittleEndian.Uint16(b[32+2*i:])
+	}
+	return string(utf16.Decode(u)), b[32+2*nameLen:], true
 }
 
 // componentTypes are the event types that measure boot components: firmware,
@@ -122,6 +159,14 @@ var componentTypes = map[attest.EventType]bool{
 	0x80000008: true, // EV_EFI_PLATFORM_FIRMWARE_BLOB
 }
 
+// dataMeasured are the component events whose digest may be the hash of their
+// data (strings); images are measured by content the event does not hold.
+var dataMeasured = map[attest.EventType]bool{
+	0x00000001: true, // EV_POST_CODE
+	0x00000008: true, // EV_S_CRTM_VERSION
+	0x0000000D: true, // EV_IPL
+}
+
 func component(e attest.Event, bank HashAlg) (BootComponent, bool) {
 	if !componentTypes[e.Type] {
 		return BootComponent{}, false
@@ -130,7 +175,9 @@ func component(e attest.Event, bank HashAlg) (BootComponent, bool) {
 	// The digest covers the data only for some events (strings such as
 	// loader commands and firmware versions); images are measured by their
 	// Authenticode hash and their data is an unverified load event.
-	c.DataVerified = bytes.Equal(hashOf(bank.Hash(), e.Data), e.Digest)
+	if dataMeasured[e.Type] {
+		c.DataVerified = bytes.Equal(hashOf(bank.Hash(), e.Data), e.Digest)
+	}
 	c.Data = printable(e.Data)
 	return c, true
 }

@@ -13,9 +13,28 @@ import (
 
 // unmarshalExact decodes a TPM structure and requires that it re-encodes to
 // exactly the same bytes, so trailing data and non-canonical encodings are
-// refused. A panic inside the decoder is turned into an error: evidence is
-// attacker-controlled and must never crash a verifier.
+// refused. It is used for the AK public area, whose bytes are hashed into
+// the name the credential is bound to. Re-encoding is costly in go-tpm (reflection), so structures
+// whose raw bytes are covered by a signature checked first are decoded with
+// unmarshalSigned instead: a TPM never signs trailing data.
 func unmarshalExact[T tpm2.Marshallable, P interface {
+	*T
+	tpm2.Unmarshallable
+}](what string, b []byte) (*T, error) {
+	v, err := unmarshalSigned[T, P](what, b)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(tpm2.Marshal(*v), b) {
+		return nil, refuse(ReasonMalformed, "%s: trailing or non-canonical data", what)
+	}
+	return v, nil
+}
+
+// unmarshalSigned decodes a TPM structure. A panic inside the decoder is
+// turned into an error: evidence is attacker-controlled and must never crash
+// a verifier.
+func unmarshalSigned[T tpm2.Marshallable, P interface {
 	*T
 	tpm2.Unmarshallable
 }](what string, b []byte) (v *T, err error) {
@@ -27,9 +46,6 @@ func unmarshalExact[T tpm2.Marshallable, P interface {
 	v, err = tpm2.Unmarshal[T, P](b)
 	if err != nil {
 		return nil, refuse(ReasonMalformed, "%s: %w", what, err)
-	}
-	if !bytes.Equal(tpm2.Marshal(*v), b) {
-		return nil, refuse(ReasonMalformed, "%s: trailing or non-canonical data", what)
 	}
 	return v, nil
 }

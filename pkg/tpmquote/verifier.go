@@ -198,16 +198,16 @@ func (s *Session) Verify(resp *Response) (*Result, error) {
 // verifyQuote checks the quote's signature, type, nonce and PCR selection,
 // and that its PCR digest is the digest of the sent PCR values.
 func (s *Session) verifyQuote(resp *Response, res *Result) error {
-	att, err := unmarshalExact[tpm2.TPMSAttest]("quote", resp.Quote)
-	if err != nil {
-		return err
-	}
-	sig, err := unmarshalExact[tpm2.TPMTSignature]("quote signature", resp.QuoteSignature)
+	sig, err := unmarshalSigned[tpm2.TPMTSignature]("quote signature", resp.QuoteSignature)
 	if err != nil {
 		return err
 	}
 	if err := verifySignature(s.ak.Public, s.ak.Hash, resp.Quote, sig); err != nil {
 		return refuse(ReasonQuote, "quote: %w", err)
+	}
+	att, err := unmarshalSigned[tpm2.TPMSAttest]("quote", resp.Quote)
+	if err != nil {
+		return err
 	}
 	if att.Type != tpm2.TPMSTAttestQuote {
 		return refuse(ReasonQuote, "quote: attestation type 0x%04x is not a quote", uint16(att.Type))
