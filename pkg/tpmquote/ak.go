@@ -27,7 +27,7 @@ type AK struct {
 // VerifyAK alone does not prove the AK lives in the same TPM as the EK:
 // credential activation does.
 func VerifyAK(p AKParameters) (*AK, error) {
-	pub, err := unmarshalExact[tpm2.TPMTPublic]("ak public", p.Public)
+	pub, err := unmarshalTPM[tpm2.TPMTPublic]("ak public", p.Public)
 	if err != nil {
 		return nil, err
 	}
@@ -52,22 +52,23 @@ func VerifyAK(p AKParameters) (*AK, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The name is nameAlg || H(TPMT_PUBLIC); the public bytes are canonical
-	// (unmarshalExact), so hash them as sent.
+	// The name is nameAlg || H(TPMT_PUBLIC as sent): the credential is
+	// bound to exactly these bytes, and only a TPM that loaded a key with
+	// this public area can activate it.
 	name := binary.BigEndian.AppendUint16(nil, uint16(pub.NameAlg))
 	name = append(name, hashOf(nameHash, p.Public)...)
 	ak := &AK{Name: name, Public: key, Hash: sigHash}
 
 	// The creation attestation is checked against its signature before it
 	// is decoded; the creation data is bound by its hash in it.
-	sig, err := unmarshalSigned[tpm2.TPMTSignature]("ak creation signature", p.CreationSignature)
+	sig, err := unmarshalTPM[tpm2.TPMTSignature]("ak creation signature", p.CreationSignature)
 	if err != nil {
 		return nil, err
 	}
 	if err := verifySignature(key, sigHash, p.CreationAttest, sig); err != nil {
 		return nil, refuse(ReasonAKInvalid, "ak creation attest: %w", err)
 	}
-	att, err := unmarshalSigned[tpm2.TPMSAttest]("ak creation attest", p.CreationAttest)
+	att, err := unmarshalTPM[tpm2.TPMSAttest]("ak creation attest", p.CreationAttest)
 	if err != nil {
 		return nil, err
 	}

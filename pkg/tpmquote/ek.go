@@ -96,7 +96,7 @@ func VerifyEK(certDER, ekPublic []byte, policy EKPolicy) (*EK, error) {
 	// The EK public bytes are never hashed into an identity (the EK hash is
 	// over the PKIX key, which must equal the certificate's), so they need
 	// not be canonical.
-	pub, err := unmarshalSigned[tpm2.TPMTPublic]("ek public", ekPublic)
+	pub, err := unmarshalTPM[tpm2.TPMTPublic]("ek public", ekPublic)
 	if err != nil {
 		return nil, err
 	}

@@ -309,10 +309,12 @@ func TestDecodeRefusals(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
-	t.Run("trailing bytes in TPM structure", func(t *testing.T) {
+	t.Run("trailing bytes in the AK public area", func(t *testing.T) {
+		// The AK name is the hash of the bytes as sent; the TPM certified
+		// the name of its canonical public area.
 		bad := *att
 		bad.AK.Public = append(bytes.Clone(att.AK.Public), 0)
 		_, _, err := v.Challenge(&bad)
-		wantRefusal(t, err, tpmquote.ReasonMalformed, "tpmquote: ak public: trailing or non-canonical data")
+		wantRefusal(t, err, tpmquote.ReasonAKInvalid, "tpmquote: ak creation attest certifies another object")
 	})
 }

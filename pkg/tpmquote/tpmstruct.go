@@ -1,7 +1,6 @@
 package tpmquote
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -11,30 +10,15 @@ import (
 	"github.com/google/go-tpm/tpm2"
 )
 
-// unmarshalExact decodes a TPM structure and requires that it re-encodes to
-// exactly the same bytes, so trailing data and non-canonical encodings are
-// refused. It is used for the AK public area, whose bytes are hashed into
-// the name the credential is bound to. Re-encoding is costly in go-tpm (reflection), so structures
-// whose raw bytes are covered by a signature checked first are decoded with
-// unmarshalSigned instead: a TPM never signs trailing data.
-func unmarshalExact[T tpm2.Marshallable, P interface {
-	*T
-	tpm2.Unmarshallable
-}](what string, b []byte) (*T, error) {
-	v, err := unmarshalSigned[T, P](what, b)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(tpm2.Marshal(*v), b) {
-		return nil, refuse(ReasonMalformed, "%s: trailing or non-canonical data", what)
-	}
-	return v, nil
-}
-
-// unmarshalSigned decodes a TPM structure. A panic inside the decoder is
-// turned into an error: evidence is attacker-controlled and must never crash
-// a verifier.
-func unmarshalSigned[T tpm2.Marshallable, P interface {
+// unmarshalTPM decodes a TPM structure. It does not require canonical bytes:
+// no decoded structure is trusted for its bytes alone. Signed structures
+// (attestations) are decoded only after their signature over the raw bytes
+// verified, and a TPM never signs trailing data; the AK name is the hash of
+// the public area as sent and must equal the name the TPM certified (and the
+// credential is bound to it); the EK is compared by key.
+// A panic inside the decoder is turned into an error: evidence is
+// attacker-controlled and must never crash a verifier.
+func unmarshalTPM[T tpm2.Marshallable, P interface {
 	*T
 	tpm2.Unmarshallable
 }](what string, b []byte) (v *T, err error) {

@@ -198,14 +198,14 @@ func (s *Session) Verify(resp *Response) (*Result, error) {
 // verifyQuote checks the quote's signature, type, nonce and PCR selection,
 // and that its PCR digest is the digest of the sent PCR values.
 func (s *Session) verifyQuote(resp *Response, res *Result) error {
-	sig, err := unmarshalSigned[tpm2.TPMTSignature]("quote signature", resp.QuoteSignature)
+	sig, err := unmarshalTPM[tpm2.TPMTSignature]("quote signature", resp.QuoteSignature)
 	if err != nil {
 		return err
 	}
 	if err := verifySignature(s.ak.Public, s.ak.Hash, resp.Quote, sig); err != nil {
 		return refuse(ReasonQuote, "quote: %w", err)
 	}
-	att, err := unmarshalSigned[tpm2.TPMSAttest]("quote", resp.Quote)
+	att, err := unmarshalTPM[tpm2.TPMSAttest]("quote", resp.Quote)
 	if err != nil {
 		return err
 	}
