@@ -25,7 +25,7 @@ func replayIMALog(raw []byte, quoted PCRValues) (*IMA, error) {
 	if len(pcr10) == 0 {
 		return nil, refuse(ReasonIMALog, "IMA log sent but PCR %d is not quoted", imaPCR)
 	}
-	log, err := ima.Verify(raw, pcr10)
+	log, err := ima.Verify(raw, pcr10, ima.WithPrefixMatch())
 	if err != nil {
 		var rerr *ima.ReplayError
 		if errors.As(err, &rerr) {
@@ -35,7 +35,9 @@ func replayIMALog(raw []byte, quoted PCRValues) (*IMA, error) {
 	}
 	out := &IMA{Banks: banks, Entries: make([]IMAEntry, 0, len(log.Entries))}
 	for _, e := range log.Entries {
-		if e.PCR != imaPCR || e.Violation() {
+		// Buffers (ima-buf: kexec command line, keys, SELinux state) are
+		// not files.
+		if e.PCR != imaPCR || e.Violation() || e.TemplateName == ima.TemplateIMABuf {
 			continue
 		}
 		out.Entries = append(out.Entries, IMAEntry{

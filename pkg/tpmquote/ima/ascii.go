@@ -9,8 +9,9 @@ import (
 	"strings"
 )
 
-// maxASCIIFields is one more than the most fields a line may have (ima-sig:
-// PCR, template hash, name, d-ng, n-ng, sig), so that extra fields show.
+// maxASCIIFields is one more than the most fields a line may have (ima-sig
+// and ima-buf: PCR, template hash, name, d-ng, n-ng, sig or buf), so that
+// extra fields show.
 const maxASCIIFields = 7
 
 // maxDigestLen is the largest file digest, in bytes (SHA-512).
@@ -68,9 +69,9 @@ func parseLine(s string, tmplHash crypto.Hash) (Entry, error) {
 	want := 5
 	switch name {
 	case TemplateIMANG, TemplateIMA:
-	case TemplateIMASig:
-		// The kernel ends the line with a space when the signature is
-		// empty; accept the line without it too.
+	case TemplateIMASig, TemplateIMABuf:
+		// The kernel ends the line with a space when the signature or
+		// buffer is empty; accept the line without it too.
 		want = max(5, min(len(f), 6))
 	default:
 		return Entry{}, fmt.Errorf("unsupported template %q", name)
@@ -97,14 +98,19 @@ func parseLine(s string, tmplHash crypto.Hash) (Entry, error) {
 		}
 		td = appendField(nil, d)
 		td = appendField(td, append([]byte(f[4]), 0))
-		if name == TemplateIMASig {
-			var sig []byte
+		if name != TemplateIMANG {
+			// sig or buf, written as hex; the kernel hashes the bytes.
+			limit, limitName, what := MaxSignatureLen, "MaxSignatureLen", "signature"
+			if name == TemplateIMABuf {
+				limit, limitName, what = MaxBufferLen, "MaxBufferLen", "buffer"
+			}
+			var b []byte
 			if len(f) == 6 {
-				if sig, err = decodeHex(f[5], MaxSignatureLen, "MaxSignatureLen", "signature"); err != nil {
+				if b, err = decodeHex(f[5], limit, limitName, what); err != nil {
 					return Entry{}, err
 				}
 			}
-			td = appendField(td, sig)
+			td = appendField(td, b)
 		}
 	}
 	if len(td) > MaxTemplateDataLen {

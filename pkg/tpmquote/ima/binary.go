@@ -85,7 +85,7 @@ func readEntry(r *reader, tmplHash crypto.Hash) (Entry, error) {
 		if td, err = readLegacy(r); err != nil {
 			return Entry{}, err
 		}
-	case TemplateIMANG, TemplateIMASig:
+	case TemplateIMANG, TemplateIMASig, TemplateIMABuf:
 		n, err := r.u32("template data length")
 		if err != nil {
 			return Entry{}, err

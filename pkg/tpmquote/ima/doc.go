@@ -19,7 +19,8 @@
 //     the integers in host byte order unless booted with ima_canonical_fmt;
 //     this package reads little-endian only.
 //   - ascii_runtime_measurements: one line per entry,
-//     "PCR template-hash template-name alg:file-hash path [signature]".
+//     "PCR template-hash template-name alg:file-hash path [signature]"
+//     (ima-buf: "... alg:buffer-hash event-name buffer-hex").
 //     The template data is rebuilt from the fields, byte for byte as the
 //     kernel builds it, so the template hash can be checked and every PCR
 //     bank replayed. The kernel replaces spaces in paths with '_', so the
@@ -32,15 +33,23 @@
 //
 // # Templates
 //
-// Three templates are understood: "ima-ng" (fields d-ng and n-ng),
-// "ima-sig" (d-ng, n-ng, sig) and the legacy "ima" (d, n). Any other
-// template (ima-buf, ima-modsig, evm-sig, custom formats) is rejected: an
-// entry this package cannot decode cannot be checked.
+// Four templates are understood: "ima-ng" (fields d-ng and n-ng),
+// "ima-sig" (d-ng, n-ng, sig), "ima-buf" (d-ng, n-ng, buf) and the legacy
+// "ima" (d, n). Any other template (ima-modsig, evm-sig, custom formats) is
+// rejected: an entry this package cannot decode cannot be checked.
 //
 //   - d-ng is the hash algorithm name, ':', NUL and the file digest
-//     ("sha256:\x00" + 32 bytes).
-//   - n-ng is the path followed by NUL.
+//     ("sha256:\x00" + 32 bytes); for ima-buf, the digest of the buffer.
+//   - n-ng is the path followed by NUL; for ima-buf, the event name
+//     ("kexec-cmdline", a keyring name, a critical data event such as
+//     "selinux-state").
 //   - sig is the security.ima signature (may be empty).
+//   - buf is the measured buffer itself (may be empty): the kexec command
+//     line, a key, a critical data record. Like every field of these
+//     templates it is a u32 length and its bytes in the template data, and
+//     hex in the ASCII form. The kernel logs these entries in the same log
+//     and PCR as file measurements, so they are parsed and replayed like any
+//     other entry; [Entry.Buffer] holds the bytes.
 //   - The legacy "ima" template holds a 20-byte SHA-1 digest and a name of at
 //     most 255 bytes; the kernel hashes the digest followed by the name
 //     NUL-padded to 256 bytes, and [Entry.TemplateData] holds exactly those
@@ -66,14 +75,19 @@
 // Entries recorded in other PCRs (an IMA policy rule with pcr=) are parsed
 // but not anchored by [Verify]; [Log.FindFileHash] ignores them, and
 // violation entries, so that it only reports measurements the quote covers.
+// It ignores ima-buf entries too: they measure a buffer, not a file.
 //
-// A log read after the quote may hold entries appended after it; [Verify]
-// needs the log to match the quote exactly.
+// A log read after the quote may hold entries appended after it. By default
+// [Verify] needs the whole log to match the quote; with [WithPrefixMatch] it
+// accepts the shortest prefix of the log that matches the quote in every
+// bank and returns only that prefix, dropping the entries the quote does not
+// cover.
 //
 // # Limits
 //
 // Every length read from the input is checked against the bytes left and
 // against a named limit ([MaxLogSize], [MaxEntries], [MaxTemplateNameLen],
 // [MaxTemplateDataLen], [MaxPathLen], [MaxLegacyNameLen],
-// [MaxSignatureLen], [MaxPCR]) before anything is allocated for it.
+// [MaxSignatureLen], [MaxBufferLen], [MaxPCR]) before anything is allocated
+// for it.
 package ima

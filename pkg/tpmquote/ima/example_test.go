@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/hwattest/hwattest/pkg/tpmquote/ima"
 )
@@ -60,4 +61,28 @@ func ExampleLog_Replay() {
 	// boot_aggregate violation: true
 	// /data violation: false
 	// true
+}
+
+func ExampleWithPrefixMatch() {
+	raw, err := os.ReadFile("testdata/ima-log-sha256.txt")
+	if err != nil {
+		panic(err)
+	}
+	// The attester read the log after quoting; the kernel had measured the
+	// kexec command line in between.
+	raw = append(raw, bufLogASCII[:strings.IndexByte(bufLogASCII, '\n')+1]...)
+	pcr10, _ := hex.DecodeString("8dcd5e7eb63e363377ec19b0d358601ccc19f25a30486f35784c5288dbb91d9d")
+	quote := map[crypto.Hash][]byte{crypto.SHA256: pcr10}
+
+	if _, err := ima.Verify(raw, quote); err != nil {
+		fmt.Println("exact match fails")
+	}
+	log, err := ima.Verify(raw, quote, ima.WithPrefixMatch())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(len(log.Entries), "entries covered by the quote")
+	// Output:
+	// exact match fails
+	// 2 entries covered by the quote
 }

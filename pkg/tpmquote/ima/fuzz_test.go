@@ -13,11 +13,12 @@ import (
 // FuzzParse feeds arbitrary bytes to Parse in every format and template hash
 // mode. Parse must never panic, must fail with one "ima: " prefix, and what
 // it accepts must be self-consistent: template hashes match, every bank
-// replays, and the entries survive a round trip through the binary (and,
-// where the paths allow, the ASCII) form.
+// replays, the entries survive a round trip through the binary (and, where
+// the paths allow, the ASCII) form, and Verify with WithPrefixMatch against
+// the log's own replay returns a prefix of it that replays to that value.
 //
 // The seed corpus is testdata/fuzz/FuzzParse (the testdata logs in ASCII and
-// binary form, and ima-sig, ima and violation entries).
+// binary form; ima-sig, ima and violation entries; ima-buf entries).
 func FuzzParse(f *testing.F) {
 	for _, name := range testdataLogs {
 		raw := readTestdata(f, name)
@@ -51,6 +52,7 @@ func FuzzParse(f *testing.F) {
 				continue
 			}
 			checkLog(t, log, m.th, m.opts)
+			checkPrefix(t, raw, log, m.opts)
 		}
 	})
 }
@@ -71,7 +73,7 @@ func checkLog(t *testing.T, log *ima.Log, th crypto.Hash, opts []ima.Option) {
 		if e.Violation() && !bytes.Equal(e.FileHash, make([]byte, len(e.FileHash))) {
 			t.Fatalf("entry %d: violation with a digest", i)
 		}
-		if e.PCR > ima.MaxPCR || len(e.Path) > ima.MaxPathLen || len(e.Signature) > ima.MaxSignatureLen {
+		if e.PCR > ima.MaxPCR || len(e.Path) > ima.MaxPathLen || len(e.Signature) > ima.MaxSignatureLen || len(e.Buffer) > ima.MaxBufferLen {
 			t.Fatalf("entry %d: over a limit", i)
 		}
 		if strings.ContainsAny(e.Path, " \n") {
@@ -100,5 +102,25 @@ func checkLog(t *testing.T, log *ima.Log, th crypto.Hash, opts []ima.Option) {
 	}
 	if !reflect.DeepEqual(ascii.Entries, log.Entries) {
 		t.Fatalf("ASCII round trip:\n%+v\n%+v", ascii.Entries, log.Entries)
+	}
+}
+
+// checkPrefix verifies raw with WithPrefixMatch against the SHA-256 replay of
+// log, the whole log it parsed to.
+func checkPrefix(t *testing.T, raw []byte, log *ima.Log, opts []ima.Option) {
+	t.Helper()
+	want, err := log.Replay(crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ima.Verify(raw, map[crypto.Hash][]byte{crypto.SHA256: want}, append(opts, ima.WithPrefixMatch())...)
+	if err != nil {
+		t.Fatalf("prefix match against the log's own replay: %v", err)
+	}
+	if len(v.Entries) > len(log.Entries) || !reflect.DeepEqual(v.Entries, log.Entries[:len(v.Entries)]) {
+		t.Fatalf("prefix match returned %d entries that are not a prefix of the %d parsed", len(v.Entries), len(log.Entries))
+	}
+	if got, _ := v.Replay(crypto.SHA256); !bytes.Equal(got, want) {
+		t.Fatalf("prefix replays to %x, want %x", got, want)
 	}
 }

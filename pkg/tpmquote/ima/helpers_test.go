@@ -146,9 +146,12 @@ func asciiLine(e ima.Entry) string {
 		sb.WriteString(algNames[e.FileHashAlg] + ":" + hex.EncodeToString(e.FileHash))
 	}
 	sb.WriteString(" " + e.Path)
-	if e.TemplateName == ima.TemplateIMASig {
+	switch e.TemplateName {
+	case ima.TemplateIMASig:
 		// The kernel writes the separator even when the field is empty.
 		sb.WriteString(" " + hex.EncodeToString(e.Signature))
+	case ima.TemplateIMABuf:
+		sb.WriteString(" " + hex.EncodeToString(e.Buffer))
 	}
 	sb.WriteString("\n")
 	return sb.String()

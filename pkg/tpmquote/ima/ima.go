@@ -32,6 +32,11 @@ const (
 	// MaxSignatureLen is the longest signature in an ima-sig entry, in
 	// bytes: an RSA-16384 or ML-DSA-87 signature with its header fits.
 	MaxSignatureLen = 16 << 10
+	// MaxBufferLen is the longest buffer in an ima-buf entry, in bytes:
+	// the kexec command line (COMMAND_LINE_SIZE, a few KiB), a public key
+	// and the kernel's critical data records (SELinux state, device-mapper
+	// tables) fit with room to spare.
+	MaxBufferLen = 32 << 10
 	// MaxPCR is the highest PCR index an entry may name: a PC Client TPM
 	// has PCRs 0 to 23.
 	MaxPCR = 23
@@ -58,6 +63,7 @@ const (
 const (
 	TemplateIMANG  = "ima-ng"
 	TemplateIMASig = "ima-sig"
+	TemplateIMABuf = "ima-buf"
 	TemplateIMA    = "ima"
 )
 
@@ -66,7 +72,7 @@ type Entry struct {
 	// PCR is the PCR index the kernel extended (10 unless the policy says
 	// otherwise).
 	PCR uint32
-	// TemplateName is "ima-ng", "ima-sig" or "ima".
+	// TemplateName is "ima-ng", "ima-sig", "ima-buf" or "ima".
 	TemplateName string
 	// TemplateHash is the template hash as logged: SHA-1 of TemplateData,
 	// or SHA-256 with WithTemplateHash(crypto.SHA256); all zeros for a
@@ -81,13 +87,22 @@ type Entry struct {
 	// violation logged by an old kernel without an algorithm name.
 	FileHashAlg crypto.Hash
 	// FileHash is the digest of the file (or of the boot aggregate); all
-	// zeros for a violation.
+	// zeros for a violation. For ima-buf it is the digest of the buffer as
+	// the kernel logged it: this package does not recompute it from
+	// Buffer.
 	FileHash []byte
-	// Path is the file path (or event name such as "boot_aggregate").
+	// Path is the file path, or the event name: "boot_aggregate", and for
+	// ima-buf entries "kexec-cmdline", a keyring name such as
+	// ".builtin_trusted_keys", or a critical data event such as
+	// "selinux-state".
 	Path string
 	// Signature is the ima-sig signature field, empty when the file had no
 	// signature or the template is not ima-sig.
 	Signature []byte
+	// Buffer is the ima-buf buf field: the measured bytes themselves (the
+	// kexec command line, a key, a critical data record). It is empty when
+	// the kernel logged no buffer or the template is not ima-buf.
+	Buffer []byte
 }
 
 // Violation reports whether e is a violation entry: its template hash is all
@@ -136,6 +151,7 @@ type config struct {
 	formatSet bool
 	tmplHash  crypto.Hash
 	hashSet   bool
+	prefix    bool
 }
 
 // WithFormat sets the form of the log instead of detecting it. Giving two
@@ -170,6 +186,21 @@ func WithTemplateHash(h crypto.Hash) Option {
 			return errorf("conflicting template hashes %v and %v", c.tmplHash, h)
 		}
 		c.tmplHash, c.hashSet = h, true
+		return nil
+	}
+}
+
+// WithPrefixMatch makes Verify accept a log that holds entries appended after
+// the quote: it accepts the shortest prefix of the log whose replay equals the
+// quoted PCR 10 in every bank given, and returns a Log of that prefix only.
+// Without it, Verify requires the whole log to match. Parse ignores it.
+//
+// Use it when the attester quotes PCR 10 and then reads the log, as on a
+// running machine: the kernel may append entries in between. The whole log
+// must still parse, entries after the prefix included.
+func WithPrefixMatch() Option {
+	return func(c *config) error {
+		c.prefix = true
 		return nil
 	}
 }

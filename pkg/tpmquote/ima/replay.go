@@ -8,6 +8,7 @@ import (
 	_ "crypto/sha512" // SHA-384 and SHA-512 PCR banks and template hashes
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // bankSupported reports whether h is a PCR bank Replay computes.
@@ -23,8 +24,9 @@ func bankSupported(h crypto.Hash) bool {
 // SHA-512) after the kernel extended it with the log: starting from zeros,
 // PCR = h(PCR || h(TemplateData)) for each entry of PCR 10, and
 // PCR = h(PCR || 0xFF..FF) for each violation. Entries of other PCRs are
-// skipped. Replay hashes the template data itself and does not trust the
-// logged template hash, which in a SHA-1 log is only SHA-1.
+// skipped. Entries of every template are extended alike, ima-buf included.
+// Replay hashes the template data itself and does not trust the logged
+// template hash, which in a SHA-1 log is only SHA-1.
 func (l *Log) Replay(h crypto.Hash) ([]byte, error) {
 	if l == nil {
 		return nil, errorf("replay of a nil log")
@@ -32,26 +34,44 @@ func (l *Log) Replay(h crypto.Hash) ([]byte, error) {
 	if !bankSupported(h) {
 		return nil, errorf("unsupported PCR bank %v", h)
 	}
-	pcr := make([]byte, h.Size())
-	ff := bytes.Repeat([]byte{0xff}, h.Size())
+	pcr, _ := replay(l.Entries, h, nil)
+	return pcr, nil
+}
+
+// replay extends bank h (supported) with entries and returns the final
+// value. If want is not nil it also returns, in increasing order, the entry
+// counts n at which the value equals want: n = 0 (the value is all zeros)
+// and every n whose last entry extended PCR 10. A count ending with entries
+// of other PCRs is not recorded, as a shorter one has the same value.
+func replay(entries []Entry, h crypto.Hash, want []byte) (pcr []byte, matches []int) {
+	size := h.Size()
+	pcr = make([]byte, size)
+	if want != nil && bytes.Equal(pcr, want) {
+		matches = append(matches, 0)
+	}
+	ff := bytes.Repeat([]byte{0xff}, size)
+	ext := make([]byte, 0, size)
 	hh := h.New()
-	for i := range l.Entries {
-		e := &l.Entries[i]
+	for i := range entries {
+		e := &entries[i]
 		if e.PCR != MeasurePCR {
 			continue
 		}
-		ext := ff
+		x := ff
 		if !e.Violation() {
 			hh.Reset()
 			hh.Write(e.TemplateData)
-			ext = hh.Sum(nil)
+			x = hh.Sum(ext[:0])
 		}
 		hh.Reset()
 		hh.Write(pcr)
-		hh.Write(ext)
-		pcr = hh.Sum(nil)
+		hh.Write(x)
+		pcr = hh.Sum(pcr[:0])
+		if want != nil && bytes.Equal(pcr, want) {
+			matches = append(matches, i+1)
+		}
 	}
-	return pcr, nil
+	return pcr, matches
 }
 
 // ReplayError reports a log that does not replay to the quoted PCR 10. Verify
@@ -59,7 +79,10 @@ func (l *Log) Replay(h crypto.Hash) ([]byte, error) {
 type ReplayError struct {
 	// Bank is the PCR bank that does not match.
 	Bank crypto.Hash
-	// Got is the replayed value, Want the quoted one.
+	// Got is the replayed value, Want the quoted one. Got is the replay of
+	// the whole log, except under WithPrefixMatch when every bank matches
+	// a prefix but not the same one: then Got is the replay of the
+	// shortest such prefix, which Bank does not match.
 	Got, Want []byte
 }
 
@@ -70,9 +93,21 @@ func (e *ReplayError) Error() string {
 // Verify parses raw (see Parse) and requires its replay to equal pcr10 in
 // every bank pcr10 holds: the PCR 10 values of a quote whose signature, nonce
 // and PCR digest the caller has already verified. An empty pcr10 is an error,
-// as there is nothing to anchor the log to. Banks are checked in increasing
-// crypto.Hash order and the first mismatch is returned as a wrapped
-// *ReplayError. The comparison is not constant-time: PCR values are public.
+// as there is nothing to anchor the log to. The comparison is not
+// constant-time: PCR values are public.
+//
+// By default the whole log must replay to pcr10. Banks are checked in
+// increasing crypto.Hash order and the first mismatch is returned as a
+// wrapped *ReplayError.
+//
+// With WithPrefixMatch, Verify accepts the shortest prefix of the log whose
+// replay equals pcr10 in every bank, and returns a Log holding that prefix
+// only: entries after it are not covered by the quote. A prefix ends with an
+// entry of PCR 10, or is empty if pcr10 is all zeros in every bank. If a bank
+// matches no prefix, the error names every such bank; if each bank matches a
+// prefix but no prefix matches them all, the error gives the prefix each bank
+// matches. Both wrap a *ReplayError, so errors.As tells a log that does not
+// match the quote from one that does not parse.
 //
 // On success every entry of PCR 10 in the returned Log is covered by the
 // quote, except the fields of violation entries. Entries of other PCRs are
@@ -92,15 +127,19 @@ func Verify(raw []byte, pcr10 map[crypto.Hash][]byte, opts ...Option) (*Log, err
 		banks = append(banks, h)
 	}
 	slices.Sort(banks)
+	c, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
 	log, err := Parse(raw, opts...)
 	if err != nil {
 		return nil, err
 	}
+	if c.prefix {
+		return verifyPrefix(log, banks, pcr10)
+	}
 	for _, h := range banks {
-		got, err := log.Replay(h)
-		if err != nil {
-			return nil, err
-		}
+		got, _ := replay(log.Entries, h, nil)
 		if want := pcr10[h]; !bytes.Equal(got, want) {
 			return nil, errorf("log does not match the quote: %w", &ReplayError{Bank: h, Got: got, Want: bytes.Clone(want)})
 		}
@@ -108,17 +147,85 @@ func Verify(raw []byte, pcr10 map[crypto.Hash][]byte, opts ...Option) (*Log, err
 	return log, nil
 }
 
+// verifyPrefix cuts log to the shortest prefix that replays to pcr10 in every
+// bank of banks (sorted, supported, values of the right size). Each bank is
+// replayed once.
+func verifyPrefix(log *Log, banks []crypto.Hash, pcr10 map[crypto.Hash][]byte) (*Log, error) {
+	matches := make(map[crypto.Hash][]int, len(banks))
+	var none []crypto.Hash
+	var noneErr *ReplayError
+	for _, h := range banks {
+		got, m := replay(log.Entries, h, pcr10[h])
+		if len(m) == 0 {
+			if noneErr == nil {
+				noneErr = &ReplayError{Bank: h, Got: got, Want: bytes.Clone(pcr10[h])}
+			}
+			none = append(none, h)
+		}
+		matches[h] = m
+	}
+	if len(none) > 0 {
+		return nil, errorf("log does not match the quote: no prefix of the log replays to the quoted PCR %d in the %s: %w", MeasurePCR, bankList(none), noneErr)
+	}
+	// The smallest count that every bank matched. Match lists are sorted
+	// and, short of a hash collision, one count long.
+	for _, n := range matches[banks[0]] {
+		all := true
+		for _, h := range banks[1:] {
+			if _, found := slices.BinarySearch(matches[h], n); !found {
+				all = false
+				break
+			}
+		}
+		if all {
+			log.Entries = log.Entries[:n:n]
+			return log, nil
+		}
+	}
+	// Every bank matched some prefix, never the same one. Report the
+	// shortest prefix a bank matched and the first bank it fails.
+	short := matches[banks[0]][0]
+	for _, h := range banks[1:] {
+		short = min(short, matches[h][0])
+	}
+	var re *ReplayError
+	desc := make([]string, 0, len(banks))
+	for _, h := range banks {
+		desc = append(desc, fmt.Sprintf("%v the first %d", h, matches[h][0]))
+		if _, found := slices.BinarySearch(matches[h], short); !found && re == nil {
+			got, _ := replay(log.Entries[:short], h, nil)
+			re = &ReplayError{Bank: h, Got: got, Want: bytes.Clone(pcr10[h])}
+		}
+	}
+	return nil, errorf("log does not match the quote: the banks match different prefixes of the log (%s entries); of the first %d entries: %w",
+		strings.Join(desc, ", "), short, re)
+}
+
+// bankList names banks in prose: "SHA-1 bank", "SHA-1 and SHA-256 banks",
+// "SHA-1, SHA-256 and SHA-512 banks".
+func bankList(banks []crypto.Hash) string {
+	names := make([]string, len(banks))
+	for i, h := range banks {
+		names[i] = h.String()
+	}
+	if len(names) == 1 {
+		return names[0] + " bank"
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " banks"
+}
+
 // FindFileHash returns the entries of PCR 10 that measured a file with digest
 // digest of algorithm alg, in log order. Violation entries and entries of
-// other PCRs are never returned: the quote does not cover them. The result
-// means something only for a Log returned by Verify.
+// other PCRs are never returned: the quote does not cover them. Nor are
+// ima-buf entries: they measure a buffer, not a file. The result means
+// something only for a Log returned by Verify.
 func (l *Log) FindFileHash(alg crypto.Hash, digest []byte) []Entry {
 	if l == nil || alg == 0 || len(digest) == 0 {
 		return nil
 	}
 	var found []Entry
 	for _, e := range l.Entries {
-		if e.PCR == MeasurePCR && !e.Violation() && e.FileHashAlg == alg && bytes.Equal(e.FileHash, digest) {
+		if e.PCR == MeasurePCR && !e.Violation() && e.TemplateName != TemplateIMABuf && e.FileHashAlg == alg && bytes.Equal(e.FileHash, digest) {
 			found = append(found, e)
 		}
 	}

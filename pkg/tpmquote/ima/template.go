@@ -40,10 +40,13 @@ func decodeEntry(pcr uint32, name string, th, td []byte, tmplHash crypto.Hash) (
 	e := Entry{PCR: pcr, TemplateName: name, TemplateHash: th, TemplateData: td}
 	violation := e.Violation()
 	switch name {
-	case TemplateIMANG, TemplateIMASig:
+	case TemplateIMANG, TemplateIMASig, TemplateIMABuf:
 		names := []string{"d-ng", "n-ng"}
-		if name == TemplateIMASig {
+		switch name {
+		case TemplateIMASig:
 			names = append(names, "sig")
+		case TemplateIMABuf:
+			names = append(names, "buf")
 		}
 		fields, err := splitFields(td, names)
 		if err != nil {
@@ -62,6 +65,14 @@ func decodeEntry(pcr uint32, name string, th, td []byte, tmplHash crypto.Hash) (
 			}
 			if len(fields[2]) > 0 {
 				e.Signature = fields[2]
+			}
+		}
+		if name == TemplateIMABuf {
+			if len(fields[2]) > MaxBufferLen {
+				return Entry{}, fmt.Errorf("buffer has %d bytes, more than MaxBufferLen (%d)", len(fields[2]), MaxBufferLen)
+			}
+			if len(fields[2]) > 0 {
+				e.Buffer = fields[2]
 			}
 		}
 	case TemplateIMA:

@@ -1,0 +1,138 @@
+package tpmquote_test
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"github.com/hwattest/hwattest/internal/tpmtest"
+	"github.com/hwattest/hwattest/pkg/tpmquote"
+	"github.com/hwattest/hwattest/pkg/tpmquote/attester"
+	"github.com/hwattest/hwattest/pkg/tpmquote/ima"
+)
+
+// imaNG returns an ASCII ima-ng line for a file and its template data.
+func imaNG(path string, content []byte) (line string, templateData []byte) {
+	d := sha256.Sum256(content)
+	dng := append([]byte("sha256:\x00"), d[:]...)
+	nng := append([]byte(path), 0)
+	var b bytes.Buffer
+	binary.Write(&b, binary.LittleEndian, uint32(len(dng)))
+	b.Write(dng)
+	binary.Write(&b, binary.LittleEndian, uint32(len(nng)))
+	b.Write(nng)
+	th := sha1.Sum(b.Bytes())
+	return fmt.Sprintf("10 %x ima-ng sha256:%x %s\n", th, d, path), b.Bytes()
+}
+
+// extendIMA extends PCR 10 in the sha1 and sha256 banks as the kernel does
+// for each entry: with the bank's hash of the template data, or all ones for
+// a violation.
+func extendIMA(t *testing.T, sim *simTPM, entries []ima.Entry) {
+	t.Helper()
+	for _, e := range entries {
+		s1, s256 := sha1.Sum(e.TemplateData), sha256.Sum256(e.TemplateData)
+		d1, d256 := s1[:], s256[:]
+		if e.Violation() {
+			d1, d256 = bytes.Repeat([]byte{0xff}, 20), bytes.Repeat([]byte{0xff}, 32)
+		}
+		tpmtest.ExtendPCR(t, sim.tpm, tpm2.TPMAlgSHA1, 10, d1)
+		tpmtest.ExtendPCR(t, sim.tpm, tpm2.TPMAlgSHA256, 10, d256)
+	}
+}
+
+// TestIMALogs replays the real IMA logs into a simulator's PCR 10, quotes
+// it, and verifies the log, with more entries appended after the quote as a
+// live kernel would.
+func TestIMALogs(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("ima", "testdata", "ima-log-*.txt"))
+	if len(files) == 0 {
+		t.Fatal("no IMA test logs")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log, err := ima.Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sim := newSimTPM(t)
+			extendIMA(t, sim, log.Entries)
+			late, _ := imaNG("/usr/bin/late", []byte("after the quote"))
+			path := filepath.Join(t.TempDir(), "ascii_runtime_measurements")
+			sel := tpmquote.PCRSelection{tpmquote.SHA256: {0, 10}, tpmquote.SHA1: {10}}
+
+			res, err := attestIMA(t, sim, sel, path, append(bytes.Clone(raw), late...))
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if got, want := len(res.IMA.Entries), len(log.Entries)-violations(log); got != want {
+				t.Errorf("%d IMA entries, want %d (the late entry is not covered)", got, want)
+			}
+			if last := res.IMA.Entries[len(res.IMA.Entries)-1]; last.Path != "/data" {
+				t.Errorf("last entry %q", last.Path)
+			}
+
+			edited := bytes.Replace(raw, []byte("/data"), []byte("/dada"), 1)
+			_, err = attestIMA(t, sim, sel, path, edited)
+			if err == nil || tpmquote.ReasonOf(err) != tpmquote.ReasonMalformed && tpmquote.ReasonOf(err) != tpmquote.ReasonIMALog {
+				t.Fatalf("edited log: err = %v", err)
+			}
+		})
+	}
+}
+
+func violations(l *ima.Log) int {
+	n := 0
+	for _, e := range l.Entries {
+		if e.Violation() {
+			n++
+		}
+	}
+	return n
+}
+
+func TestIMALogNotQuoted(t *testing.T) {
+	sim := newSimTPM(t)
+	line, _ := imaNG("/bin/true", []byte("x"))
+	_, err := attestIMA(t, sim, tpmquote.PCRSelection{tpmquote.SHA256: {0}}, filepath.Join(t.TempDir(), "log"), []byte(line))
+	wantRefusal(t, err, tpmquote.ReasonIMALog, "tpmquote: IMA log sent but PCR 10 is not quoted")
+}
+
+func TestIMALogDoesNotReplay(t *testing.T) {
+	sim := newSimTPM(t)
+	line, td := imaNG("/bin/true", []byte("x"))
+	extendIMA(t, sim, []ima.Entry{{TemplateData: td, TemplateHash: []byte{1}}})
+	other, _ := imaNG("/bin/false", []byte("x"))
+	_, err := attestIMA(t, sim, tpmquote.PCRSelection{tpmquote.SHA256: {10}}, filepath.Join(t.TempDir(), "log"), []byte(other))
+	if tpmquote.ReasonOf(err) != tpmquote.ReasonIMALog || !strings.HasPrefix(err.Error(), "tpmquote: ima: ") {
+		t.Fatalf("err = %v", err)
+	}
+	_ = line
+}
+
+func attestIMA(t *testing.T, sim *simTPM, sel tpmquote.PCRSelection, path string, log []byte) (*tpmquote.Result, error) {
+	t.Helper()
+	if err := os.WriteFile(path, log, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := sim.verifier(t, tpmquote.Options{PCRs: sel})
+	s, att := attestation(t, sim.tpm, attester.Config{EventLogPath: "-", IMALogPath: path})
+	defer s.Close()
+	ch, session, err := v.Challenge(att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return session.Verify(respond(t, s, ch))
+}
