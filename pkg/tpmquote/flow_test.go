@@ -86,6 +86,20 @@ func respond(t *testing.T, s *attester.Session, ch *tpmquote.Challenge) *tpmquot
 	return resp
 }
 
+// roundTrip runs the challenge and the verification of an honest response.
+func roundTrip(t *testing.T, v *tpmquote.Verifier, s *attester.Session, att *tpmquote.Attestation) *tpmquote.Result {
+	t.Helper()
+	ch, session, err := v.Challenge(att)
+	if err != nil {
+		t.Fatalf("Challenge: %v", err)
+	}
+	res, err := session.Verify(respond(t, s, ch))
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return res
+}
+
 func TestFlowSimulator(t *testing.T) {
 	sim := newSimTPM(t)
 	for _, tc := range []struct {
@@ -102,14 +116,7 @@ func TestFlowSimulator(t *testing.T) {
 			if len(att.EKCertificate) == 0 {
 				t.Fatal("no EK certificate read from NV")
 			}
-			ch, session, err := v.Challenge(att)
-			if err != nil {
-				t.Fatalf("Challenge: %v", err)
-			}
-			res, err := session.Verify(respond(t, s, ch))
-			if err != nil {
-				t.Fatalf("Verify: %v", err)
-			}
+			res := roundTrip(t, v, s, att)
 			cert, _ := x509.ParseCertificate(att.EKCertificate)
 			der, _ := x509.MarshalPKIXPublicKey(cert.PublicKey)
 			if want := hashHex(der); res.EKHash != want {

@@ -63,14 +63,7 @@ func TestFlowSWTPM(t *testing.T) {
 				t.Fatal(err)
 			}
 			s, att := attestation(t, tpm, attester.Config{EKAlgorithm: tc.ek, AKAlgorithm: tc.ak, EventLogPath: "-"})
-			ch, session, err := v.Challenge(att)
-			if err != nil {
-				t.Fatalf("Challenge: %v", err)
-			}
-			res, err := session.Verify(respond(t, s, ch))
-			if err != nil {
-				t.Fatalf("Verify: %v", err)
-			}
+			res := roundTrip(t, v, s, att)
 			if !res.EKCertVerified || res.EKIssuer != "CN=swtpm-localca" {
 				t.Errorf("EK verified %v, issuer %q", res.EKCertVerified, res.EKIssuer)
 			}
