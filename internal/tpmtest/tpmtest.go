@@ -211,3 +211,37 @@ func ReplayEventLog(tb testing.TB, tpm transport.TPM, raw []byte, banks []tpm2.T
 		}
 	}
 }
+
+// CreateKey creates a key from template under an ECC storage root key, the
+// way the attester creates its AK, and returns its TPMT_PUBLIC, creation data,
+// creation attestation and signature (certified by the key itself). Tests use
+// it to make keys a verifier must refuse as AKs.
+func CreateKey(tb testing.TB, tpm transport.TPM, template tpm2.TPMTPublic) (public, creationData, attest, sig []byte) {
+	tb.Helper()
+	srk, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(tpm2.ECCSRKTemplate)}.Execute(tpm)
+	if err != nil {
+		tb.Fatalf("create SRK: %v", err)
+	}
+	defer tpm2.FlushContext{FlushHandle: srk.ObjectHandle}.Execute(tpm)
+	parent := tpm2.AuthHandle{Handle: srk.ObjectHandle, Name: srk.Name, Auth: tpm2.PasswordAuth(nil)}
+	created, err := tpm2.Create{ParentHandle: parent, InPublic: tpm2.New2B(template)}.Execute(tpm)
+	if err != nil {
+		tb.Fatalf("create key: %v", err)
+	}
+	loaded, err := tpm2.Load{ParentHandle: parent, InPrivate: created.OutPrivate, InPublic: created.OutPublic}.Execute(tpm)
+	if err != nil {
+		tb.Fatalf("load key: %v", err)
+	}
+	defer tpm2.FlushContext{FlushHandle: loaded.ObjectHandle}.Execute(tpm)
+	cert, err := tpm2.CertifyCreation{
+		SignHandle:     tpm2.AuthHandle{Handle: loaded.ObjectHandle, Name: loaded.Name, Auth: tpm2.PasswordAuth(nil)},
+		ObjectHandle:   tpm2.NamedHandle{Handle: loaded.ObjectHandle, Name: loaded.Name},
+		CreationHash:   created.CreationHash,
+		InScheme:       tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgNull},
+		CreationTicket: created.CreationTicket,
+	}.Execute(tpm)
+	if err != nil {
+		tb.Fatalf("certify creation: %v", err)
+	}
+	return created.OutPublic.Bytes(), created.CreationData.Bytes(), cert.CertifyInfo.Bytes(), tpm2.Marshal(cert.Signature)
+}

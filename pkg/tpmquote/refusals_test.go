@@ -318,3 +318,45 @@ func TestDecodeRefusals(t *testing.T) {
 		wantRefusal(t, err, tpmquote.ReasonAKInvalid, "tpmquote: ak creation attest certifies another object")
 	})
 }
+
+// TestAKMadeInTPMRefused creates keys in the TPM that must not serve as AKs.
+func TestAKMadeInTPMRefused(t *testing.T) {
+	sim := newSimTPM(t)
+	ecdsaKey := func(restricted, fixed bool) tpm2.TPMTPublic {
+		return tpm2.TPMTPublic{
+			Type:    tpm2.TPMAlgECC,
+			NameAlg: tpm2.TPMAlgSHA256,
+			ObjectAttributes: tpm2.TPMAObject{
+				FixedTPM: fixed, FixedParent: fixed, SensitiveDataOrigin: true,
+				UserWithAuth: true, Restricted: restricted, SignEncrypt: true,
+			},
+			Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
+				Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
+				Scheme: tpm2.TPMTECCScheme{Scheme: tpm2.TPMAlgECDSA,
+					Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256})},
+				CurveID: tpm2.TPMECCNistP256,
+				KDF:     tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
+			}),
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		template tpm2.TPMTPublic
+		want     string
+	}{
+		{"unrestricted signing key", ecdsaKey(false, true), "tpmquote: ak is not a restricted signing key"},
+		{"duplicable restricted key", ecdsaKey(true, false), "tpmquote: ak is exportable (fixedTPM and fixedParent must be set)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pub, data, att, sig := tpmtest.CreateKey(t, sim.tpm, tc.template)
+			_, err := tpmquote.VerifyAK(tpmquote.AKParameters{Public: pub, CreationData: data, CreationAttest: att, CreationSignature: sig})
+			wantRefusal(t, err, tpmquote.ReasonAKInvalid, tc.want)
+		})
+	}
+	t.Run("the same template restricted and fixed passes", func(t *testing.T) {
+		pub, data, att, sig := tpmtest.CreateKey(t, sim.tpm, ecdsaKey(true, true))
+		if _, err := tpmquote.VerifyAK(tpmquote.AKParameters{Public: pub, CreationData: data, CreationAttest: att, CreationSignature: sig}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
