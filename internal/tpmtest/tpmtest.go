@@ -8,15 +8,18 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"io"
 	"math/big"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-attestation/attest"
+	gtsim "github.com/google/go-tpm-tools/simulator"
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/simulator"
+	"github.com/google/go-tpm/tpmutil"
 )
 
 // simMu serializes simulators: the reference TPM is a process-wide singleton.
@@ -38,6 +41,29 @@ func Simulator(tb testing.TB) transport.TPMCloser {
 	})
 	return tpm
 }
+
+// SimulatorWithSeed is Simulator with a fixed seed, so that its EK is the
+// same in every run (insecure: for compatibility vectors only).
+func SimulatorWithSeed(tb testing.TB, seed int64) transport.TPMCloser {
+	tb.Helper()
+	simMu.Lock()
+	sim, err := gtsim.GetWithFixedSeedInsecure(seed)
+	if err != nil {
+		simMu.Unlock()
+		tb.Fatalf("open simulator: %v", err)
+	}
+	tpm := rawTPM{sim}
+	tb.Cleanup(func() {
+		tpm.Close()
+		simMu.Unlock()
+	})
+	return tpm
+}
+
+// rawTPM sends commands to the simulator's command channel.
+type rawTPM struct{ io.ReadWriteCloser }
+
+func (t rawTPM) Send(cmd []byte) ([]byte, error) { return tpmutil.RunCommandRaw(t, cmd) }
 
 // CA is a test EK certificate authority.
 type CA struct {

@@ -137,3 +137,22 @@ func TestFlowSimulator(t *testing.T) {
 		})
 	}
 }
+
+// TestEKHashCompatibleWithSpireTPMPlugin checks the EK hash against the value
+// spiffe/spire-tpm-plugin's own test expects for the reference simulator
+// with seed 0 (cmd/get_tpm_pubhash/get_tpm_pubhash_test.go there), so that
+// agent IDs stay the same for operators who switch plugins.
+func TestEKHashCompatibleWithSpireTPMPlugin(t *testing.T) {
+	const want = "1b5bbe2e96054f7bc34ebe7ba9a4a9eac5611c6879285ceff6094fa556af485c"
+	tpm := tpmtest.SimulatorWithSeed(t, 0)
+	s, att := attestation(t, tpm, attester.Config{EventLogPath: "-"})
+	defer s.Close()
+	v, err := tpmquote.NewVerifier(tpmquote.Options{EK: tpmquote.EKPolicy{Require: tpmquote.RequireHash, Listed: func(string) bool { return true }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := roundTrip(t, v, s, att)
+	if res.EKHash != want {
+		t.Errorf("EK hash %s, spire-tpm-plugin computes %s", res.EKHash, want)
+	}
+}
