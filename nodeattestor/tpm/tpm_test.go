@@ -1,0 +1,66 @@
+package tpm_test
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/hwattest/hwattest/nodeattestor/tpm"
+	"github.com/hwattest/hwattest/pkg/tpmquote"
+)
+
+// hash is the EK hash spiffe/spire-tpm-plugin computes for the seed-0
+// reference simulator (see pkg/tpmquote's TestEKHashCompatibleWithSpireTPMPlugin).
+const hash = "1b5bbe2e96054f7bc34ebe7ba9a4a9eac5611c6879285ceff6094fa556af485c"
+
+func TestAgentID(t *testing.T) {
+	td := spiffeid.RequireTrustDomainFromString("example.org")
+	id, err := tpm.AgentID(td, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "spiffe://example.org/spire/agent/tpm/" + hash; id.String() != want {
+		t.Errorf("AgentID = %s, want %s", id, want)
+	}
+	for _, bad := range []string{"", "ABCD", hash[:63], hash + "0", "zz" + hash[2:], "1B" + hash[2:]} {
+		if _, err := tpm.AgentID(td, bad); err == nil {
+			t.Errorf("AgentID(%q) accepted", bad)
+		}
+	}
+}
+
+func TestSelectors(t *testing.T) {
+	res := &tpmquote.Result{
+		EKHash: hash, EKCertVerified: true, EKIssuer: "CN=swtpm-localca",
+		Manufacturer: "id:00001014", Model: "swtpm", Version: "id:20191023",
+		Boot: &tpmquote.Boot{SecureBoot: tpmquote.SecureBoot{Known: true, Enabled: true}},
+		PCRs: tpmquote.PCRValues{tpmquote.SHA256: {7: bytes.Repeat([]byte{0xab}, 32), 0: make([]byte, 32)}},
+	}
+	got := tpm.Selectors(res, tpm.SelectorOptions{PCRs: tpmquote.PCRSelection{tpmquote.SHA256: {7, 9}}, Policies: []string{"level2"}})
+	want := []string{
+		"ek_issuer:CN=swtpm-localca",
+		"manufacturer:id:00001014",
+		"model:swtpm",
+		"pcr:sha256:7:" + string(bytes.Repeat([]byte("ab"), 32)),
+		"policy:level2",
+		"pub_hash:" + hash,
+		"secureboot:enabled",
+		"version:id:20191023",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Selectors =\n%q\nwant\n%q", got, want)
+	}
+
+	// Hash-only EK, no boot log: only pub_hash.
+	bare := &tpmquote.Result{EKHash: hash, EKListed: true, Manufacturer: "id:00001014"}
+	if got := tpm.Selectors(bare, tpm.SelectorOptions{}); !reflect.DeepEqual(got, []string{"pub_hash:" + hash}) {
+		t.Errorf("Selectors = %q", got)
+	}
+	// Unknown secure boot state gives no secureboot selector.
+	unknown := &tpmquote.Result{EKHash: hash, Boot: &tpmquote.Boot{}}
+	if got := tpm.Selectors(unknown, tpm.SelectorOptions{}); len(got) != 1 {
+		t.Errorf("Selectors = %q", got)
+	}
+}
