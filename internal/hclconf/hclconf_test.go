@@ -1,0 +1,26 @@
+package hclconf_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hwattest/hwattest/internal/hclconf"
+)
+
+func TestDecode(t *testing.T) {
+	type conf struct {
+		A string `hcl:"a"`
+		B []int  `hcl:"b"`
+	}
+	var c conf
+	errs := hclconf.Decode("a = \"x\"\nzz = 1\nb = [1]\nyy { q = 1 }\n", &c)
+	if got := fmt.Sprint(errs); got != `[unknown configuration key "yy" unknown configuration key "zz"]` {
+		t.Errorf("errs = %s", got)
+	}
+	if c.A != "x" || len(c.B) != 1 {
+		t.Errorf("decoded %+v", c)
+	}
+	if errs := hclconf.Decode("a = [1", &c); len(errs) != 1 {
+		t.Errorf("syntax error: %v", errs)
+	}
+}

@@ -1,0 +1,138 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	nodeattestorv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/agent/nodeattestor/v1"
+	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/pkg/tpmquote"
+	"github.com/hwattest/hwattest/pkg/tpmquote/attester"
+)
+
+var _ nodeattestorv1.NodeAttestorServer = (*Plugin)(nil)
+
+// Config is the agent plugin's HCL configuration.
+type Config struct {
+	// TPM is the TPM address: /dev/tpmrm0 (default), /dev/tpm0,
+	// swtpm://host:port or swtpm+unix:///path.
+	TPM string `hcl:"tpm"`
+	// EKAlgorithm is "rsa" (default, spire-tpm-plugin compatible) or "ecc".
+	EKAlgorithm string `hcl:"ek_algorithm"`
+	// AKAlgorithm is "ecc" (default, ECDSA P-256) or "rsa".
+	AKAlgorithm string `hcl:"ak_algorithm"`
+	// AKPath persists the AK (no secret in it) and reuses it.
+	AKPath string `hcl:"ak_path"`
+	// EventLogPath is the boot event log ("-" sends none).
+	EventLogPath string `hcl:"event_log_path"`
+	// IMALogPath is the IMA log; empty sends none.
+	IMALogPath string `hcl:"ima_log_path"`
+}
+
+func buildConfig(text string) (*Config, error) {
+	var c Config
+	errs := hclconf.Decode(text, &c)
+	for key, v := range map[string]string{"ek_algorithm": c.EKAlgorithm, "ak_algorithm": c.AKAlgorithm} {
+		if v != "" && v != string(attester.RSA) && v != string(attester.ECC) {
+			errs = append(errs, fmt.Errorf("%s %q: want rsa or ecc", key, v))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &c, nil
+}
+
+// Plugin is the agent-side TPM node attestor.
+type Plugin struct {
+	nodeattestorv1.UnsafeNodeAttestorServer
+	configv1.UnsafeConfigServer
+
+	mu     sync.RWMutex
+	config *Config
+	log    hclog.Logger
+}
+
+// New returns an unconfigured plugin.
+func New() *Plugin { return &Plugin{log: hclog.NewNullLogger()} }
+
+// SetLogger implements pluginsdk.NeedsLogger.
+func (p *Plugin) SetLogger(l hclog.Logger) { p.log = l }
+
+// Configure implements configv1.ConfigServer.
+func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*configv1.ConfigureResponse, error) {
+	c, err := buildConfig(req.HclConfiguration)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid configuration: %v", err)
+	}
+	p.mu.Lock()
+	p.config = c
+	p.mu.Unlock()
+	return &configv1.ConfigureResponse{}, nil
+}
+
+// Validate implements configv1.ConfigServer with Configure's checks.
+func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
+	if _, err := buildConfig(req.HclConfiguration); err != nil {
+		return &configv1.ValidateResponse{Valid: false, Notes: []string{err.Error()}}, nil
+	}
+	return &configv1.ValidateResponse{Valid: true}, nil
+}
+
+// AidAttestation opens the TPM, sends the attestation, answers the challenge
+// and closes the TPM again (flushing what it created).
+func (p *Plugin) AidAttestation(stream nodeattestorv1.NodeAttestor_AidAttestationServer) error {
+	p.mu.RLock()
+	c := p.config
+	p.mu.RUnlock()
+	if c == nil {
+		return status.Error(codes.FailedPrecondition, "not configured")
+	}
+	tpm, err := attester.Open(c.TPM)
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "%v", err)
+	}
+	defer tpm.Close()
+	session, att, err := attester.Begin(tpm, attester.Config{
+		EKAlgorithm:  attester.KeyAlgorithm(c.EKAlgorithm),
+		AKAlgorithm:  attester.KeyAlgorithm(c.AKAlgorithm),
+		AKPath:       c.AKPath,
+		EventLogPath: c.EventLogPath,
+		IMALogPath:   c.IMALogPath,
+	})
+	if err != nil {
+		return status.Errorf(codes.Internal, "%v", err)
+	}
+	defer session.Close()
+	payload, err := att.Marshal()
+	if err != nil {
+		return status.Errorf(codes.Internal, "%v", err)
+	}
+	if err := stream.Send(&nodeattestorv1.PayloadOrChallengeResponse{Data: &nodeattestorv1.PayloadOrChallengeResponse_Payload{Payload: payload}}); err != nil {
+		return err
+	}
+	msg, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	ch, err := tpmquote.DecodeChallenge(msg.GetChallenge())
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	resp, err := session.Respond(ch)
+	if err != nil {
+		return status.Errorf(codes.Internal, "%v", err)
+	}
+	b, err := resp.Marshal()
+	if err != nil {
+		return status.Errorf(codes.Internal, "%v", err)
+	}
+	return stream.Send(&nodeattestorv1.PayloadOrChallengeResponse{Data: &nodeattestorv1.PayloadOrChallengeResponse_ChallengeResponse{ChallengeResponse: b}})
+}

@@ -1,0 +1,273 @@
+package server
+
+import (
+	"bufio"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/pkg/tpmquote"
+)
+
+// maxListFileSize bounds a CA bundle or EK hash list file.
+const maxListFileSize = 16 << 20
+
+// Config is the server plugin's HCL configuration.
+type Config struct {
+	// EKCAPaths are PEM files or directories of them: self-signed
+	// certificates become trusted roots, the others intermediates.
+	EKCAPaths []string `hcl:"ek_ca_paths"`
+	// EKHashPaths are files or directories listing allowed EK hashes, one
+	// hex SHA-256 per line ('#' starts a comment); in a directory, every
+	// file's lines and every file named by a hash count.
+	EKHashPaths []string `hcl:"ek_hash_paths"`
+	// Require is "certificate" (default), "hash", "either" or "both".
+	Require string `hcl:"require"`
+	// DenyEKHashes are EK hashes refused whatever else holds (revocation).
+	DenyEKHashes []string `hcl:"deny_ek_hashes"`
+	// PCRs is the selection every quote must cover, bank to indices;
+	// default sha256 0-7.
+	PCRs map[string][]int `hcl:"pcrs"`
+	// ExposePCRs are the quoted PCRs whose values become selectors.
+	ExposePCRs map[string][]int `hcl:"expose_pcrs"`
+}
+
+// config is the validated, compiled configuration.
+type config struct {
+	trustDomain string
+	verifier    *tpmquote.Verifier
+	deny        map[string]bool
+	expose      tpmquote.PCRSelection
+}
+
+// buildConfig parses and validates HCL, reporting every problem at once.
+func buildConfig(hclText, trustDomain string) (*config, error) {
+	var c Config
+	errs := hclconf.Decode(hclText, &c)
+	if trustDomain == "" {
+		errs = append(errs, errors.New("trust domain is missing"))
+	}
+	policy := tpmquote.EKPolicy{}
+	switch c.Require {
+	case "", "certificate":
+		policy.Require = tpmquote.RequireCertificate
+	case "hash":
+		policy.Require = tpmquote.RequireHash
+	case "either":
+		policy.Require = tpmquote.RequireEither
+	case "both":
+		policy.Require = tpmquote.RequireBoth
+	default:
+		errs = append(errs, fmt.Errorf("require %q: want certificate, hash, either or both", c.Require))
+	}
+	if len(c.EKCAPaths) > 0 {
+		roots, inter, err := loadCAs(c.EKCAPaths)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			policy.Roots, policy.Intermediates = roots, inter
+		}
+	}
+	if len(c.EKHashPaths) > 0 {
+		hashes, err := loadHashes(c.EKHashPaths)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			policy.Listed = func(h string) bool { return hashes[h] }
+		}
+	}
+	needCA := policy.Require == tpmquote.RequireCertificate || policy.Require == tpmquote.RequireBoth
+	needHash := policy.Require == tpmquote.RequireHash || policy.Require == tpmquote.RequireBoth
+	if needCA && len(c.EKCAPaths) == 0 {
+		errs = append(errs, fmt.Errorf("require %q needs ek_ca_paths", policy.Require))
+	}
+	if needHash && len(c.EKHashPaths) == 0 {
+		errs = append(errs, fmt.Errorf("require %q needs ek_hash_paths", policy.Require))
+	}
+	if policy.Require == tpmquote.RequireEither && len(c.EKCAPaths) == 0 && len(c.EKHashPaths) == 0 {
+		errs = append(errs, errors.New(`require "either" needs ek_ca_paths or ek_hash_paths`))
+	}
+	deny := map[string]bool{}
+	for _, h := range c.DenyEKHashes {
+		if !isHash(h) {
+			errs = append(errs, fmt.Errorf("deny_ek_hashes: %q is not a hex SHA-256", h))
+		}
+		deny[strings.ToLower(h)] = true
+	}
+	pcrs, err := selection("pcrs", c.PCRs)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	expose, err := selection("expose_pcrs", c.ExposePCRs)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(pcrs) == 0 {
+		pcrs = tpmquote.DefaultPCRs()
+	}
+	for alg, idx := range expose {
+		for _, i := range idx {
+			if !contains(pcrs[alg], i) {
+				errs = append(errs, fmt.Errorf("expose_pcrs: %s PCR %d is not quoted (add it to pcrs)", alg, i))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	v, err := tpmquote.NewVerifier(tpmquote.Options{EK: policy, PCRs: pcrs})
+	if err != nil {
+		return nil, err
+	}
+	return &config{trustDomain: trustDomain, verifier: v, deny: deny, expose: expose}, nil
+}
+
+func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	sel := tpmquote.PCRSelection{}
+	var errs []error
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		alg, err := tpmquote.ParseHashAlg(name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: unknown bank %q", key, name))
+			continue
+		}
+		sel[alg] = m[name]
+	}
+	if len(errs) == 0 {
+		if err := sel.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+		}
+	}
+	return sel, errors.Join(errs...)
+}
+
+// loadCAs reads PEM certificates from files and directories.
+func loadCAs(paths []string) (roots, inter *x509.CertPool, err error) {
+	roots, inter = x509.NewCertPool(), x509.NewCertPool()
+	n := 0
+	err = eachFile(paths, func(path string, b []byte) error {
+		for {
+			var block *pem.Block
+			block, b = pem.Decode(b)
+			if block == nil {
+				return nil
+			}
+			if block.Type != "CERTIFICATE" {
+				continue
+			}
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return fmt.Errorf("ek_ca_paths: %s: %w", path, err)
+			}
+			if cert.CheckSignatureFrom(cert) == nil {
+				roots.AddCert(cert)
+			} else {
+				inter.AddCert(cert)
+			}
+			n++
+		}
+	})
+	if err == nil && n == 0 {
+		err = fmt.Errorf("ek_ca_paths: no certificate found in %v", paths)
+	}
+	return roots, inter, err
+}
+
+// loadHashes reads EK hash lists from files and directories.
+func loadHashes(paths []string) (map[string]bool, error) {
+	hashes := map[string]bool{}
+	err := eachFile(paths, func(path string, b []byte) error {
+		if name := filepath.Base(path); isHash(name) {
+			hashes[strings.ToLower(name)] = true
+		}
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		for line := 1; sc.Scan(); line++ {
+			s := strings.TrimSpace(sc.Text())
+			if i := strings.IndexByte(s, '#'); i >= 0 {
+				s = strings.TrimSpace(s[:i])
+			}
+			if s == "" {
+				continue
+			}
+			if !isHash(s) {
+				return fmt.Errorf("ek_hash_paths: %s line %d: not a hex SHA-256", path, line)
+			}
+			hashes[strings.ToLower(s)] = true
+		}
+		return sc.Err()
+	})
+	return hashes, err
+}
+
+// eachFile calls fn with the contents of every regular file named by paths,
+// directories read one level deep.
+func eachFile(paths []string, fn func(path string, b []byte) error) error {
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		files := []string{p}
+		if fi.IsDir() {
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				return err
+			}
+			files = files[:0]
+			for _, e := range entries {
+				if e.Type().IsRegular() {
+					files = append(files, filepath.Join(p, e.Name()))
+				}
+			}
+		}
+		for _, f := range files {
+			fi, err := os.Stat(f)
+			if err != nil {
+				return err
+			}
+			if fi.Size() > maxListFileSize {
+				return fmt.Errorf("%s is larger than %d bytes", f, maxListFileSize)
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			if err := fn(f, b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func isHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	nodeattestorv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/server/nodeattestor/v1"
+	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/hwattest/hwattest/nodeattestor/tpm"
+	"github.com/hwattest/hwattest/pkg/tpmquote"
+)
+
+var _ nodeattestorv1.NodeAttestorServer = (*Plugin)(nil)
+
+// Plugin is the server-side TPM node attestor.
+type Plugin struct {
+	nodeattestorv1.UnsafeNodeAttestorServer
+	configv1.UnsafeConfigServer
+
+	mu     sync.RWMutex
+	config *config
+	log    hclog.Logger
+}
+
+// New returns an unconfigured plugin.
+func New() *Plugin { return &Plugin{log: hclog.NewNullLogger()} }
+
+// SetLogger implements pluginsdk.NeedsLogger.
+func (p *Plugin) SetLogger(l hclog.Logger) { p.log = l }
+
+// Configure implements configv1.ConfigServer.
+func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*configv1.ConfigureResponse, error) {
+	c, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid configuration: %v", err)
+	}
+	p.mu.Lock()
+	p.config = c
+	p.mu.Unlock()
+	return &configv1.ConfigureResponse{}, nil
+}
+
+// Validate implements configv1.ConfigServer with Configure's checks.
+func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
+	_, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain())
+	if err != nil {
+		return &configv1.ValidateResponse{Valid: false, Notes: []string{err.Error()}}, nil
+	}
+	return &configv1.ValidateResponse{Valid: true}, nil
+}
+
+// Attest implements the one challenge round trip.
+func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
+	p.mu.RLock()
+	c := p.config
+	p.mu.RUnlock()
+	if c == nil {
+		return status.Error(codes.FailedPrecondition, "not configured")
+	}
+	start := time.Now()
+	res, agentID, err := p.attest(stream, c)
+	fields := []any{"duration", time.Since(start)}
+	if res != nil {
+		fields = append(fields, "ek_hash", res.EKHash)
+	}
+	if err != nil {
+		fields = append(fields, "reason", string(tpmquote.ReasonOf(err)), "error", err)
+		p.log.Warn("TPM attestation refused", fields...)
+		return err
+	}
+	p.log.Info("TPM attestation succeeded", append(fields, "agent_id", agentID)...)
+	return nil
+}
+
+func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *config) (*tpmquote.Result, string, error) {
+	req, err := stream.Recv()
+	if err != nil {
+		return nil, "", err
+	}
+	payload := req.GetPayload()
+	if len(payload) == 0 {
+		return nil, "", status.Error(codes.InvalidArgument, "missing attestation payload")
+	}
+	att, err := tpmquote.DecodeAttestation(payload)
+	if err != nil {
+		return nil, "", refusal(err)
+	}
+	ch, session, err := c.verifier.Challenge(att)
+	if err != nil {
+		return nil, "", refusal(err)
+	}
+	if c.deny[session.EK().Hash] {
+		return nil, "", status.Errorf(codes.PermissionDenied, "EK %s is denied", session.EK().Hash)
+	}
+	b, err := ch.Marshal()
+	if err != nil {
+		return nil, "", status.Errorf(codes.Internal, "encode challenge: %v", err)
+	}
+	if err := stream.Send(&nodeattestorv1.AttestResponse{Response: &nodeattestorv1.AttestResponse_Challenge{Challenge: b}}); err != nil {
+		return nil, "", err
+	}
+	req, err = stream.Recv()
+	if err != nil {
+		return nil, "", err
+	}
+	if len(req.GetChallengeResponse()) == 0 {
+		return nil, "", status.Error(codes.InvalidArgument, "missing challenge response")
+	}
+	resp, err := tpmquote.DecodeResponse(req.GetChallengeResponse())
+	if err != nil {
+		return nil, "", refusal(err)
+	}
+	res, err := session.Verify(resp)
+	if err != nil {
+		return nil, "", refusal(err)
+	}
+	td, err := spiffeid.TrustDomainFromString(c.trustDomain)
+	if err != nil {
+		return res, "", status.Errorf(codes.Internal, "trust domain: %v", err)
+	}
+	id, err := tpm.AgentID(td, res.EKHash)
+	if err != nil {
+		return res, "", status.Errorf(codes.Internal, "agent ID: %v", err)
+	}
+	err = stream.Send(&nodeattestorv1.AttestResponse{Response: &nodeattestorv1.AttestResponse_AgentAttributes{
+		AgentAttributes: &nodeattestorv1.AgentAttributes{
+			SpiffeId:       id.String(),
+			SelectorValues: tpm.Selectors(res, tpm.SelectorOptions{PCRs: c.expose}),
+			CanReattest:    true,
+		},
+	}})
+	return res, id.String(), err
+}
+
+// refusal maps a tpmquote refusal to its gRPC code: undecodable evidence is
+// InvalidArgument, evidence that does not verify is PermissionDenied.
+func refusal(err error) error {
+	var e *tpmquote.Error
+	if !errors.As(err, &e) {
+		return status.Errorf(codes.Internal, "%v", err)
+	}
+	if e.Reason == tpmquote.ReasonMalformed {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	return status.Error(codes.PermissionDenied, err.Error())
+}

@@ -1,0 +1,255 @@
+package server_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spiffe/spire-plugin-sdk/pluginsdk"
+	"github.com/spiffe/spire-plugin-sdk/plugintest"
+	agentv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/agent/nodeattestor/v1"
+	serverv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/server/nodeattestor/v1"
+	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/hwattest/hwattest/internal/swtpmtest"
+	"github.com/hwattest/hwattest/nodeattestor/tpm/agent"
+	"github.com/hwattest/hwattest/nodeattestor/tpm/server"
+	"github.com/hwattest/hwattest/pkg/tpmquote/attester"
+)
+
+const td = "example.org"
+
+func servePlugins(t *testing.T, serverHCL, agentHCL string) (*serverv1.NodeAttestorPluginClient, *agentv1.NodeAttestorPluginClient) {
+	t.Helper()
+	sc, ac := new(serverv1.NodeAttestorPluginClient), new(agentv1.NodeAttestorPluginClient)
+	scfg, acfg := new(configv1.ConfigServiceClient), new(configv1.ConfigServiceClient)
+	sp, ap := server.New(), agent.New()
+	plugintest.ServeInBackground(t, plugintest.Config{
+		PluginServer:   serverv1.NodeAttestorPluginServer(sp),
+		PluginClient:   sc,
+		ServiceServers: []pluginsdk.ServiceServer{configv1.ConfigServiceServer(sp)},
+		ServiceClients: []pluginsdk.ServiceClient{scfg},
+	})
+	plugintest.ServeInBackground(t, plugintest.Config{
+		PluginServer:   agentv1.NodeAttestorPluginServer(ap),
+		PluginClient:   ac,
+		ServiceServers: []pluginsdk.ServiceServer{configv1.ConfigServiceServer(ap)},
+		ServiceClients: []pluginsdk.ServiceClient{acfg},
+	})
+	ctx := context.Background()
+	core := &configv1.CoreConfiguration{TrustDomain: td}
+	if _, err := scfg.Configure(ctx, &configv1.ConfigureRequest{CoreConfiguration: core, HclConfiguration: serverHCL}); err != nil {
+		t.Fatalf("configure server: %v", err)
+	}
+	if _, err := acfg.Configure(ctx, &configv1.ConfigureRequest{CoreConfiguration: core, HclConfiguration: agentHCL}); err != nil {
+		t.Fatalf("configure agent: %v", err)
+	}
+	return sc, ac
+}
+
+// attest relays the agent plugin's messages to the server plugin as SPIRE
+// does, and returns the server's agent attributes.
+func attest(t *testing.T, sc *serverv1.NodeAttestorPluginClient, ac *agentv1.NodeAttestorPluginClient) (*serverv1.AgentAttributes, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	as, err := ac.AidAttestation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := sc.Attest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := as.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if err := ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_Payload{Payload: msg.GetPayload()}}); err != nil {
+		return nil, err
+	}
+	for {
+		resp, err := ss.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if attrs := resp.GetAgentAttributes(); attrs != nil {
+			return attrs, nil
+		}
+		if err := as.Send(&agentv1.Challenge{Challenge: resp.GetChallenge()}); err != nil {
+			return nil, err
+		}
+		msg, err := as.Recv()
+		if err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+		if err := ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_ChallengeResponse{ChallengeResponse: msg.GetChallengeResponse()}}); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func TestAttestSWTPM(t *testing.T) {
+	sw := swtpmtest.Start(t, swtpmtest.Options{})
+	serverHCL := fmt.Sprintf(`ek_ca_paths = [%q, %q]
+expose_pcrs = { sha256 = [7] }`, sw.RootCAPath, sw.IssuerCAPath)
+	agentHCL := fmt.Sprintf(`tpm = %q
+event_log_path = "-"`, sw.Addr)
+	sc, ac := servePlugins(t, serverHCL, agentHCL)
+	attrs, err := attest(t, sc, ac)
+	if err != nil {
+		t.Fatalf("attest: %v", err)
+	}
+	prefix := "spiffe://" + td + "/spire/agent/tpm/"
+	if !strings.HasPrefix(attrs.SpiffeId, prefix) || len(attrs.SpiffeId) != len(prefix)+64 {
+		t.Fatalf("agent ID %q", attrs.SpiffeId)
+	}
+	hash := strings.TrimPrefix(attrs.SpiffeId, prefix)
+	want := map[string]bool{
+		"pub_hash:" + hash:                        true,
+		"ek_issuer:CN=swtpm-localca":              true,
+		"manufacturer:id:00001014":                true,
+		"pcr:sha256:7:" + strings.Repeat("0", 64): true,
+	}
+	for _, s := range attrs.SelectorValues {
+		delete(want, s)
+	}
+	if len(want) != 0 {
+		t.Errorf("selectors %q lack %v", attrs.SelectorValues, want)
+	}
+	if !attrs.CanReattest {
+		t.Error("can_reattest is false")
+	}
+	// The hash is the EK certificate's key, as spire-tpm-plugin computes it.
+	if got := certKeyHash(t, sw); got != hash {
+		t.Errorf("agent ID hash %s, EK certificate key hash %s", hash, got)
+	}
+
+	t.Run("denied EK", func(t *testing.T) {
+		sc, ac := servePlugins(t, serverHCL+fmt.Sprintf("\ndeny_ek_hashes = [%q]", hash), agentHCL)
+		_, err := attest(t, sc, ac)
+		if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "EK "+hash+" is denied") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("untrusted CA", func(t *testing.T) {
+		other := swtpmtest.Start(t, swtpmtest.Options{})
+		sc, ac := servePlugins(t, fmt.Sprintf(`ek_ca_paths = [%q, %q]`, other.RootCAPath, other.IssuerCAPath), agentHCL)
+		_, err := attest(t, sc, ac)
+		if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestMalformedPayloads(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	writeSelfSigned(t, ca)
+	sc, _ := servePlugins(t, fmt.Sprintf(`ek_ca_paths = [%q]`, ca), `tpm = "swtpm://127.0.0.1:1"`)
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		code    codes.Code
+	}{
+		{"empty", nil, codes.InvalidArgument},
+		{"truncated", []byte(`{"version":1,"ek_public":"AAE`), codes.InvalidArgument},
+		{"oversized", make([]byte, 64<<10+1), codes.InvalidArgument},
+		{"wrong version", []byte(`{"version":9}`), codes.InvalidArgument},
+		{"wrong shape", []byte(`{"version":"1"}`), codes.InvalidArgument},
+		{"not json", []byte{0xff, 0x00}, codes.InvalidArgument},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ss, err := sc.Attest(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_Payload{Payload: tc.payload}}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = ss.Recv()
+			if status.Code(err) != tc.code {
+				t.Fatalf("err = %v, want code %v", err, tc.code)
+			}
+		})
+	}
+}
+
+func TestConfigErrorsTogether(t *testing.T) {
+	p := server.New()
+	_, err := p.Configure(context.Background(), &configv1.ConfigureRequest{
+		CoreConfiguration: &configv1.CoreConfiguration{TrustDomain: td},
+		HclConfiguration: `require = "maybe"
+bogus = 1
+deny_ek_hashes = ["xyz"]
+pcrs = { md5 = [0] }`,
+	})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{`unknown configuration key "bogus"`, `require "maybe": want certificate, hash, either or both`,
+		`deny_ek_hashes: "xyz" is not a hex SHA-256`, `pcrs: unknown bank "md5"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// certKeyHash reads the EK certificate from the TPM and hashes its key the
+// way spiffe/spire-tpm-plugin does: hex SHA-256 of the PKIX DER public key.
+func certKeyHash(t *testing.T, sw *swtpmtest.TPM) string {
+	t.Helper()
+	tpm, err := attester.Open(sw.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tpm.Close()
+	s, att, err := attester.Begin(tpm, attester.Config{EventLogPath: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	cert, err := x509.ParseCertificate(att.EKCertificate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(cert.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
+
+// writeSelfSigned writes a self-signed CA certificate.
+func writeSelfSigned(t *testing.T, path string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
