@@ -253,3 +253,70 @@ func writeSelfSigned(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestMalformedChallengeResponses sends a genuine payload, then a bad answer.
+func TestMalformedChallengeResponses(t *testing.T) {
+	sw := swtpmtest.Start(t, swtpmtest.Options{})
+	sc, ac := servePlugins(t, fmt.Sprintf(`ek_ca_paths = [%q, %q]`, sw.RootCAPath, sw.IssuerCAPath),
+		fmt.Sprintf("tpm = %q\nevent_log_path = \"-\"", sw.Addr))
+	for _, tc := range []struct {
+		name string
+		resp []byte
+		code codes.Code
+		msg  string
+	}{
+		{"empty", nil, codes.InvalidArgument, "missing challenge response"},
+		{"truncated", []byte(`{"version":1,"secret":"AA`), codes.InvalidArgument, "tpmquote: response: unexpected EOF"},
+		// gRPC's own 4 MiB message limit refuses it before the plugin sees it.
+		{"oversized", make([]byte, 4<<20+1), codes.ResourceExhausted, "received message larger than max"},
+		{"wrong version", []byte(`{"version":2}`), codes.InvalidArgument, "tpmquote: response: unsupported version 2 (want 1)"},
+		{"wrong shape", []byte(`{"version":1,"pcrs":[1]}`), codes.InvalidArgument, "tpmquote: response: json: cannot unmarshal array"},
+		{"wrong secret", []byte(`{"version":1,"secret":"AAAA","quote":"AAAA","quote_signature":"AAAA","pcrs":{"sha256":{"0":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}}`), codes.PermissionDenied, "credential activation failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			as, err := ac.AidAttestation(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, err := as.Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cancel() // the agent side is not needed past its payload
+			ss, err := sc.Attest(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_Payload{Payload: msg.GetPayload()}}); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := ss.Recv(); err != nil || len(r.GetChallenge()) == 0 {
+				t.Fatalf("challenge: %v", err)
+			}
+			if err := ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_ChallengeResponse{ChallengeResponse: tc.resp}}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = ss.Recv()
+			if status.Code(err) != tc.code || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("err = %v, want %v %q", err, tc.code, tc.msg)
+			}
+		})
+	}
+}
+
+func TestAgentTPMUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	writeSelfSigned(t, ca)
+	_, ac := servePlugins(t, fmt.Sprintf(`ek_ca_paths = [%q]`, ca), `tpm = "swtpm://127.0.0.1:1"`)
+	as, err := ac.AidAttestation(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = as.Recv()
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "attester: connect to swtpm at 127.0.0.1:1") {
+		t.Fatalf("err = %v", err)
+	}
+}
