@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -24,6 +23,8 @@ type Config struct {
 	// EKCAPaths are PEM files or directories of them: self-signed
 	// certificates become trusted roots, the others intermediates.
 	EKCAPaths []string `hcl:"ek_ca_paths"`
+	// BundledEKCAs adds the TPM vendor EK CAs built into the plugin.
+	BundledEKCAs bool `hcl:"bundled_ek_cas"`
 	// EKHashPaths are files or directories listing allowed EK hashes, one
 	// hex SHA-256 per line ('#' starts a comment); in a directory, every
 	// file's lines and every file named by a hash count.
@@ -67,12 +68,18 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("require %q: want certificate, hash, either or both", c.Require))
 	}
+	hasCAs := len(c.EKCAPaths) > 0 || c.BundledEKCAs
+	if hasCAs {
+		policy.Roots, policy.Intermediates = x509.NewCertPool(), x509.NewCertPool()
+	}
 	if len(c.EKCAPaths) > 0 {
-		roots, inter, err := loadCAs(c.EKCAPaths)
-		if err != nil {
+		if err := loadCAs(c.EKCAPaths, policy.Roots, policy.Intermediates); err != nil {
 			errs = append(errs, err)
-		} else {
-			policy.Roots, policy.Intermediates = roots, inter
+		}
+	}
+	if c.BundledEKCAs {
+		if _, err := addBundledCAs(policy.Roots, policy.Intermediates); err != nil {
+			errs = append(errs, fmt.Errorf("bundled EK CAs: %w", err))
 		}
 	}
 	if len(c.EKHashPaths) > 0 {
@@ -85,14 +92,14 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	}
 	needCA := policy.Require == tpmquote.RequireCertificate || policy.Require == tpmquote.RequireBoth
 	needHash := policy.Require == tpmquote.RequireHash || policy.Require == tpmquote.RequireBoth
-	if needCA && len(c.EKCAPaths) == 0 {
-		errs = append(errs, fmt.Errorf("require %q needs ek_ca_paths", policy.Require))
+	if needCA && !hasCAs {
+		errs = append(errs, fmt.Errorf("require %q needs ek_ca_paths or bundled_ek_cas", policy.Require))
 	}
 	if needHash && len(c.EKHashPaths) == 0 {
 		errs = append(errs, fmt.Errorf("require %q needs ek_hash_paths", policy.Require))
 	}
-	if policy.Require == tpmquote.RequireEither && len(c.EKCAPaths) == 0 && len(c.EKHashPaths) == 0 {
-		errs = append(errs, errors.New(`require "either" needs ek_ca_paths or ek_hash_paths`))
+	if policy.Require == tpmquote.RequireEither && !hasCAs && len(c.EKHashPaths) == 0 {
+		errs = append(errs, errors.New(`require "either" needs ek_ca_paths, bundled_ek_cas or ek_hash_paths`))
 	}
 	deny := map[string]bool{}
 	for _, h := range c.DenyEKHashes {
@@ -157,35 +164,20 @@ func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {
 }
 
 // loadCAs reads PEM certificates from files and directories.
-func loadCAs(paths []string) (roots, inter *x509.CertPool, err error) {
-	roots, inter = x509.NewCertPool(), x509.NewCertPool()
+func loadCAs(paths []string, roots, inter *x509.CertPool) error {
 	n := 0
-	err = eachFile(paths, func(path string, b []byte) error {
-		for {
-			var block *pem.Block
-			block, b = pem.Decode(b)
-			if block == nil {
-				return nil
-			}
-			if block.Type != "CERTIFICATE" {
-				continue
-			}
-			cert, err := x509.ParseCertificate(block.Bytes)
-			if err != nil {
-				return fmt.Errorf("ek_ca_paths: %s: %w", path, err)
-			}
-			if cert.CheckSignatureFrom(cert) == nil {
-				roots.AddCert(cert)
-			} else {
-				inter.AddCert(cert)
-			}
-			n++
+	err := eachFile(paths, func(path string, b []byte) error {
+		added, err := addPEM(path, b, roots, inter)
+		n += added
+		if err != nil {
+			return fmt.Errorf("ek_ca_paths: %w", err)
 		}
+		return nil
 	})
 	if err == nil && n == 0 {
 		err = fmt.Errorf("ek_ca_paths: no certificate found in %v", paths)
 	}
-	return roots, inter, err
+	return err
 }
 
 // loadHashes reads EK hash lists from files and directories.
