@@ -46,6 +46,7 @@ type config struct {
 	verifier    *tpmquote.Verifier
 	deny        map[string]bool
 	expose      tpmquote.PCRSelection
+	allow       *hashList // nil without ek_hash_paths
 }
 
 // buildConfig parses and validates HCL, reporting every problem at once.
@@ -56,6 +57,7 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 		errs = append(errs, errors.New("trust domain is missing"))
 	}
 	policy := tpmquote.EKPolicy{}
+	var allow *hashList
 	switch c.Require {
 	case "", "certificate":
 		policy.Require = tpmquote.RequireCertificate
@@ -83,11 +85,12 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 		}
 	}
 	if len(c.EKHashPaths) > 0 {
-		hashes, err := loadHashes(c.EKHashPaths)
+		list, err := newHashList(c.EKHashPaths)
 		if err != nil {
 			errs = append(errs, err)
 		} else {
-			policy.Listed = func(h string) bool { return hashes[h] }
+			allow = list
+			policy.Listed = list.contains
 		}
 	}
 	needCA := policy.Require == tpmquote.RequireCertificate || policy.Require == tpmquote.RequireBoth
@@ -133,7 +136,7 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &config{trustDomain: trustDomain, verifier: v, deny: deny, expose: expose}, nil
+	return &config{trustDomain: trustDomain, verifier: v, deny: deny, expose: expose, allow: allow}, nil
 }
 
 func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {

@@ -65,6 +65,13 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 		return status.Error(codes.FailedPrecondition, "not configured")
 	}
 	start := time.Now()
+	if c.allow != nil {
+		if reloaded, err := c.allow.refresh(); err != nil {
+			p.log.Warn("EK hash allowlist not reloaded; the previous list stays", "error", err)
+		} else if reloaded {
+			p.log.Info("EK hash allowlist reloaded")
+		}
+	}
 	res, agentID, err := p.attest(stream, c)
 	fields := []any{"duration", time.Since(start)}
 	if res != nil {

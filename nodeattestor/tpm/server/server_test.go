@@ -29,6 +29,7 @@ import (
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/agent"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server"
+	"github.com/hwattest/hwattest/pkg/tpmquote"
 	"github.com/hwattest/hwattest/pkg/tpmquote/attester"
 )
 
@@ -319,4 +320,53 @@ func TestAgentTPMUnreachable(t *testing.T) {
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "attester: connect to swtpm at 127.0.0.1:1") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// TestHashAllowlistReload: a TPM without an EK certificate is refused until
+// its hash is added to the allowlist file, then accepted without a restart.
+func TestHashAllowlistReload(t *testing.T) {
+	sw := swtpmtest.Start(t, swtpmtest.Options{NoEKCert: true})
+	list := filepath.Join(t.TempDir(), "ek-hashes")
+	if err := os.WriteFile(list, []byte("# enrolled TPMs\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sc, ac := servePlugins(t, fmt.Sprintf("ek_hash_paths = [%q]\nrequire = \"hash\"", list),
+		fmt.Sprintf("tpm = %q\nevent_log_path = \"-\"", sw.Addr))
+	_, err := attest(t, sc, ac)
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "is not on the allowlist") {
+		t.Fatalf("err = %v", err)
+	}
+	hash := noCertEKHash(t, sw)
+	if err := os.WriteFile(list, []byte(hash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := attest(t, sc, ac)
+	if err != nil {
+		t.Fatalf("listed TPM refused: %v", err)
+	}
+	if attrs.SpiffeId != "spiffe://"+td+"/spire/agent/tpm/"+hash {
+		t.Errorf("agent ID %s", attrs.SpiffeId)
+	}
+}
+
+func noCertEKHash(t *testing.T, sw *swtpmtest.TPM) string {
+	t.Helper()
+	tpm, err := attester.Open(sw.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tpm.Close()
+	s, att, err := attester.Begin(tpm, attester.Config{EventLogPath: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if len(att.EKCertificate) != 0 {
+		t.Fatal("the TPM has an EK certificate")
+	}
+	ek, err := tpmquote.VerifyEK(nil, att.EKPublic, tpmquote.EKPolicy{Require: tpmquote.RequireHash, Listed: func(string) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ek.Hash
 }
