@@ -3,11 +3,13 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	metricsv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/hostservice/common/metrics/v1"
 	nodeattestorv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/server/nodeattestor/v1"
 	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
 	"google.golang.org/grpc/codes"
@@ -24,9 +26,10 @@ type Plugin struct {
 	nodeattestorv1.UnsafeNodeAttestorServer
 	configv1.UnsafeConfigServer
 
-	mu     sync.RWMutex
-	config *config
-	log    hclog.Logger
+	mu      sync.RWMutex
+	config  *config
+	log     hclog.Logger
+	metrics metricsv1.MetricsClient
 }
 
 // New returns an unconfigured plugin.
@@ -73,16 +76,20 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 		}
 	}
 	res, agentID, err := p.attest(stream, c)
-	fields := []any{"duration", time.Since(start)}
+	elapsed := time.Since(start)
+	fields := []any{"duration", elapsed}
 	if res != nil {
 		fields = append(fields, "ek_hash", res.EKHash)
 	}
 	if err != nil {
-		fields = append(fields, "reason", string(tpmquote.ReasonOf(err)), "error", err)
+		reason := refusalReason(err)
+		fields = append(fields, "reason", reason, "error", err)
 		p.log.Warn("TPM attestation refused", fields...)
+		p.record("refused", reason, elapsed)
 		return err
 	}
 	p.log.Info("TPM attestation succeeded", append(fields, "agent_id", agentID)...)
+	p.record("success", "", elapsed)
 	return nil
 }
 
@@ -104,7 +111,7 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 		return nil, "", refusal(err)
 	}
 	if c.deny[session.EK().Hash] {
-		return nil, "", status.Errorf(codes.PermissionDenied, "EK %s is denied", session.EK().Hash)
+		return nil, "", &deniedError{hash: session.EK().Hash}
 	}
 	b, err := ch.Marshal()
 	if err != nil {
@@ -146,15 +153,52 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 	return res, id.String(), err
 }
 
+// refusalReason names why an attestation failed, for logs and metric labels.
+func refusalReason(err error) string {
+	if r := tpmquote.ReasonOf(err); r != "" {
+		return string(r)
+	}
+	var d *deniedError
+	if errors.As(err, &d) {
+		return "ek_denied"
+	}
+	return strings.ToLower(status.Code(err).String())
+}
+
+// deniedError refuses an EK on the deny list. It is a gRPC PermissionDenied
+// status for SPIRE and keeps its reason for the log and metrics.
+type deniedError struct{ hash string }
+
+func (e *deniedError) Error() string { return "EK " + e.hash + " is denied" }
+
+// GRPCStatus makes the error a PermissionDenied status.
+func (e *deniedError) GRPCStatus() *status.Status {
+	return status.New(codes.PermissionDenied, e.Error())
+}
+
 // refusal maps a tpmquote refusal to its gRPC code: undecodable evidence is
-// InvalidArgument, evidence that does not verify is PermissionDenied.
+// InvalidArgument, evidence that does not verify is PermissionDenied. The
+// tpmquote error stays wrapped, so its reason reaches the log and metrics.
 func refusal(err error) error {
 	var e *tpmquote.Error
-	if !errors.As(err, &e) {
-		return status.Errorf(codes.Internal, "%v", err)
+	switch {
+	case !errors.As(err, &e):
+		return &refusedError{code: codes.Internal, err: err}
+	case e.Reason == tpmquote.ReasonMalformed:
+		return &refusedError{code: codes.InvalidArgument, err: err}
 	}
-	if e.Reason == tpmquote.ReasonMalformed {
-		return status.Error(codes.InvalidArgument, err.Error())
-	}
-	return status.Error(codes.PermissionDenied, err.Error())
+	return &refusedError{code: codes.PermissionDenied, err: err}
 }
+
+// refusedError is a gRPC status error that keeps the error it reports.
+type refusedError struct {
+	code codes.Code
+	err  error
+}
+
+func (e *refusedError) Error() string { return e.err.Error() }
+
+func (e *refusedError) Unwrap() error { return e.err }
+
+// GRPCStatus makes the error a status with its code.
+func (e *refusedError) GRPCStatus() *status.Status { return status.New(e.code, e.err.Error()) }

@@ -14,17 +14,21 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/spiffe/spire-plugin-sdk/pluginsdk"
 	"github.com/spiffe/spire-plugin-sdk/plugintest"
+	metricsv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/hostservice/common/metrics/v1"
 	agentv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/agent/nodeattestor/v1"
 	serverv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/server/nodeattestor/v1"
 	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/agent"
@@ -369,4 +373,77 @@ func noCertEKHash(t *testing.T, sw *swtpmtest.TPM) string {
 		t.Fatal(err)
 	}
 	return ek.Hash
+}
+
+// fakeMetrics records what the plugin reports through SPIRE's metrics
+// host service.
+type fakeMetrics struct {
+	metricsv1.UnimplementedMetricsServer
+	mu       sync.Mutex
+	counters []string
+	samples  int
+}
+
+func (f *fakeMetrics) IncrCounter(_ context.Context, r *metricsv1.IncrCounterRequest) (*emptypb.Empty, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := strings.Join(r.Key, ".")
+	for _, l := range r.Labels {
+		s += " " + l.Name + "=" + l.Value
+	}
+	f.counters = append(f.counters, s)
+	return &emptypb.Empty{}, nil
+}
+
+func (f *fakeMetrics) AddSample(context.Context, *metricsv1.AddSampleRequest) (*emptypb.Empty, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.samples++
+	return &emptypb.Empty{}, nil
+}
+
+func TestMetrics(t *testing.T) {
+	sw := swtpmtest.Start(t, swtpmtest.Options{})
+	fm := &fakeMetrics{}
+	sc, scfg := new(serverv1.NodeAttestorPluginClient), new(configv1.ConfigServiceClient)
+	sp := server.New()
+	plugintest.ServeInBackground(t, plugintest.Config{
+		PluginServer:       serverv1.NodeAttestorPluginServer(sp),
+		PluginClient:       sc,
+		ServiceServers:     []pluginsdk.ServiceServer{configv1.ConfigServiceServer(sp)},
+		ServiceClients:     []pluginsdk.ServiceClient{scfg},
+		HostServiceServers: []pluginsdk.ServiceServer{metricsv1.MetricsServiceServer(fm)},
+	})
+	hcl := fmt.Sprintf(`ek_ca_paths = [%q, %q]`, sw.RootCAPath, sw.IssuerCAPath)
+	if _, err := scfg.Configure(context.Background(), &configv1.ConfigureRequest{CoreConfiguration: &configv1.CoreConfiguration{TrustDomain: td}, HclConfiguration: hcl}); err != nil {
+		t.Fatal(err)
+	}
+	_, ac := servePlugins(t, hcl, fmt.Sprintf("tpm = %q\nevent_log_path = \"-\"", sw.Addr))
+	if _, err := attest(t, sc, ac); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := sc.Attest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_Payload{Payload: []byte("{")}})
+	ss.Recv()
+	// The plugin records after it answered: wait for both.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fm.mu.Lock()
+		n := fm.samples
+		fm.mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fm.mu.Lock()
+	defer fm.mu.Unlock()
+	sort.Strings(fm.counters)
+	want := []string{"tpm.attestation outcome=refused reason=malformed", "tpm.attestation outcome=success reason="}
+	if fmt.Sprint(fm.counters) != fmt.Sprint(want) || fm.samples != 2 {
+		t.Errorf("counters %q, samples %d", fm.counters, fm.samples)
+	}
 }
