@@ -25,32 +25,49 @@ func Decode(text string, v any) []error {
 	if err := hcl.DecodeObject(v, file); err != nil {
 		return []error{fmt.Errorf("decode configuration: %w", err)}
 	}
-	known := map[string]bool{}
-	t := reflect.TypeOf(v).Elem()
-	for i := 0; i < t.NumField(); i++ {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("hcl"), ",")
-		if name != "" {
-			known[name] = true
-		}
-	}
 	list, ok := file.Node.(*ast.ObjectList)
 	if !ok {
 		return nil
 	}
 	var unknown []string
-	for _, item := range list.Items {
-		if len(item.Keys) == 0 {
-			continue
-		}
-		key := strings.Trim(item.Keys[0].Token.Text, `"`)
-		if !known[key] {
-			unknown = append(unknown, key)
-		}
-	}
+	checkKeys(list, reflect.TypeOf(v).Elem(), "", &unknown)
 	sort.Strings(unknown)
 	errs := make([]error, 0, len(unknown))
 	for _, k := range unknown {
 		errs = append(errs, fmt.Errorf("unknown configuration key %q", k))
 	}
 	return errs
+}
+
+// checkKeys records the keys of list that t (a struct) has no hcl tag for,
+// and checks labeled blocks (`name "label" { ... }`, decoded into a map of
+// structs) the same way, naming them "name.label.key".
+func checkKeys(list *ast.ObjectList, t reflect.Type, prefix string, unknown *[]string) {
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("hcl"), ",")
+		if name != "" {
+			fields[name] = t.Field(i).Type
+		}
+	}
+	for _, item := range list.Items {
+		if len(item.Keys) == 0 {
+			continue
+		}
+		key := strings.Trim(item.Keys[0].Token.Text, `"`)
+		ft, ok := fields[key]
+		if !ok {
+			*unknown = append(*unknown, prefix+key)
+			continue
+		}
+		obj, isObj := item.Val.(*ast.ObjectType)
+		if !isObj || ft.Kind() != reflect.Map || ft.Elem().Kind() != reflect.Struct {
+			continue
+		}
+		label := ""
+		if len(item.Keys) > 1 {
+			label = strings.Trim(item.Keys[1].Token.Text, `"`) + "."
+		}
+		checkKeys(obj.List, ft.Elem(), prefix+key+"."+label, unknown)
+	}
 }

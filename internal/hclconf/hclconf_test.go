@@ -7,6 +7,23 @@ import (
 	"github.com/hwattest/hwattest/internal/hclconf"
 )
 
+func TestDecodeBlocks(t *testing.T) {
+	type block struct {
+		X bool `hcl:"x"`
+	}
+	type conf struct {
+		P map[string]block `hcl:"p"`
+	}
+	var c conf
+	errs := hclconf.Decode("p \"one\" {\n x = true\n y = 1\n}\np \"two\" { x = false }\n", &c)
+	if got := fmt.Sprint(errs); got != `[unknown configuration key "p.one.y"]` {
+		t.Errorf("errs = %s", got)
+	}
+	if !c.P["one"].X || c.P["two"].X || len(c.P) != 2 {
+		t.Errorf("decoded %+v", c)
+	}
+}
+
 func TestDecode(t *testing.T) {
 	type conf struct {
 		A string `hcl:"a"`

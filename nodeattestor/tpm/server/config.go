@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/pkg/policy"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 )
 
@@ -38,6 +40,28 @@ type Config struct {
 	PCRs map[string][]int `hcl:"pcrs"`
 	// ExposePCRs are the quoted PCRs whose values become selectors.
 	ExposePCRs map[string][]int `hcl:"expose_pcrs"`
+	// Policies are named rule sets evaluated on every attestation.
+	Policies map[string]PolicyConfig `hcl:"policy"`
+}
+
+// PolicyConfig is one `policy "<name>" { ... }` block.
+type PolicyConfig struct {
+	// Required refuses a node that fails the policy (PermissionDenied);
+	// otherwise it only lacks the policy:<name> selector.
+	Required bool `hcl:"required"`
+	// SecureBoot requires the verified boot log to show secure boot on.
+	SecureBoot bool `hcl:"secure_boot"`
+	// EKCertificate requires an EK certificate from a trusted CA.
+	EKCertificate bool `hcl:"ek_certificate"`
+	// PCRs are reference values "<bank>:<index>:<hex>"; several values for
+	// one PCR allow any of them. Each PCR must be quoted (pcrs).
+	PCRs []string `hcl:"pcrs"`
+	// BootComponents are the allowed hex digests of boot applications and
+	// drivers (empty: not checked).
+	BootComponents []string `hcl:"boot_components"`
+	// IMAAllowlist are the allowed hex file hashes in the IMA log (empty:
+	// not checked).
+	IMAAllowlist []string `hcl:"ima_allowlist"`
 }
 
 // config is the validated, compiled configuration.
@@ -47,6 +71,7 @@ type config struct {
 	deny        map[string]bool
 	expose      tpmquote.PCRSelection
 	allow       *hashList // nil without ek_hash_paths
+	policies    []*policy.Policy
 }
 
 // buildConfig parses and validates HCL, reporting every problem at once.
@@ -129,6 +154,8 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 			}
 		}
 	}
+	policies, perrs := buildPolicies(c.Policies, pcrs)
+	errs = append(errs, perrs...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -136,7 +163,7 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &config{trustDomain: trustDomain, verifier: v, deny: deny, expose: expose, allow: allow}, nil
+	return &config{trustDomain: trustDomain, verifier: v, deny: deny, expose: expose, allow: allow, policies: policies}, nil
 }
 
 func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {
@@ -265,4 +292,82 @@ func contains(s []int, v int) bool {
 		}
 	}
 	return false
+}
+
+// buildPolicies compiles the policy blocks, reporting every problem.
+func buildPolicies(blocks map[string]PolicyConfig, quoted tpmquote.PCRSelection) ([]*policy.Policy, []error) {
+	names := make([]string, 0, len(blocks))
+	for n := range blocks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var (
+		out  []*policy.Policy
+		errs []error
+	)
+	for _, name := range names {
+		b := blocks[name]
+		p := &policy.Policy{Name: name, Required: b.Required, SecureBoot: b.SecureBoot, EKCertificate: b.EKCertificate}
+		if name == "" || strings.ContainsAny(name, " :") {
+			errs = append(errs, fmt.Errorf("policy %q: a name without spaces or colons is required", name))
+		}
+		for _, ref := range b.PCRs {
+			parts := strings.Split(ref, ":")
+			var (
+				alg tpmquote.HashAlg
+				idx int
+				val []byte
+				err error
+			)
+			if len(parts) != 3 {
+				err = errors.New("want <bank>:<index>:<hex>")
+			} else if alg, err = tpmquote.ParseHashAlg(parts[0]); err == nil {
+				if idx, err = strconv.Atoi(parts[1]); err == nil {
+					val, err = hex.DecodeString(parts[2])
+				}
+			}
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("policy %q: pcrs %q: %v", name, ref, err))
+				continue
+			case len(val) != alg.Size():
+				errs = append(errs, fmt.Errorf("policy %q: pcrs %q: %d bytes, want %d", name, ref, len(val), alg.Size()))
+				continue
+			case !contains(quoted[alg], idx):
+				errs = append(errs, fmt.Errorf("policy %q: pcrs %q: %s PCR %d is not quoted (add it to pcrs)", name, ref, alg, idx))
+				continue
+			}
+			if p.PCRs == nil {
+				p.PCRs = map[tpmquote.HashAlg]map[int][][]byte{}
+			}
+			if p.PCRs[alg] == nil {
+				p.PCRs[alg] = map[int][][]byte{}
+			}
+			p.PCRs[alg][idx] = append(p.PCRs[alg][idx], val)
+		}
+		var err error
+		if p.BootComponents, err = hexSet(b.BootComponents); err != nil {
+			errs = append(errs, fmt.Errorf("policy %q: boot_components: %w", name, err))
+		}
+		if p.IMAAllowlist, err = hexSet(b.IMAAllowlist); err != nil {
+			errs = append(errs, fmt.Errorf("policy %q: ima_allowlist: %w", name, err))
+		}
+		out = append(out, p)
+	}
+	return out, errs
+}
+
+// hexSet returns the set of lowercase hex digests, nil for an empty list.
+func hexSet(list []string) (map[string]bool, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	set := map[string]bool{}
+	for _, h := range list {
+		if _, err := hex.DecodeString(h); err != nil || len(h) < 40 {
+			return nil, fmt.Errorf("%q is not a hex digest", h)
+		}
+		set[strings.ToLower(h)] = true
+	}
+	return set, nil
 }

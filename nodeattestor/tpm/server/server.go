@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/hwattest/hwattest/nodeattestor/tpm"
+	"github.com/hwattest/hwattest/pkg/policy"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 )
 
@@ -135,6 +136,10 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 	if err != nil {
 		return nil, "", refusal(err)
 	}
+	satisfied, failed := policy.Evaluate(c.policies, res)
+	if len(failed) > 0 {
+		return res, "", &policyError{reasons: failed}
+	}
 	td, err := spiffeid.TrustDomainFromString(c.trustDomain)
 	if err != nil {
 		return res, "", status.Errorf(codes.Internal, "trust domain: %v", err)
@@ -146,7 +151,7 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 	err = stream.Send(&nodeattestorv1.AttestResponse{Response: &nodeattestorv1.AttestResponse_AgentAttributes{
 		AgentAttributes: &nodeattestorv1.AgentAttributes{
 			SpiffeId:       id.String(),
-			SelectorValues: tpm.Selectors(res, tpm.SelectorOptions{PCRs: c.expose}),
+			SelectorValues: tpm.Selectors(res, tpm.SelectorOptions{PCRs: c.expose, Policies: satisfied}),
 			CanReattest:    true,
 		},
 	}})
@@ -161,6 +166,10 @@ func refusalReason(err error) string {
 	var d *deniedError
 	if errors.As(err, &d) {
 		return "ek_denied"
+	}
+	var pe *policyError
+	if errors.As(err, &pe) {
+		return "policy"
 	}
 	return strings.ToLower(status.Code(err).String())
 }
@@ -202,3 +211,14 @@ func (e *refusedError) Unwrap() error { return e.err }
 
 // GRPCStatus makes the error a status with its code.
 func (e *refusedError) GRPCStatus() *status.Status { return status.New(e.code, e.err.Error()) }
+
+// policyError refuses a node that failed a required policy, with the reasons
+// an operator can act on.
+type policyError struct{ reasons []string }
+
+func (e *policyError) Error() string { return strings.Join(e.reasons, "; ") }
+
+// GRPCStatus makes the error a PermissionDenied status.
+func (e *policyError) GRPCStatus() *status.Status {
+	return status.New(codes.PermissionDenied, e.Error())
+}

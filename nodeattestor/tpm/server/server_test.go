@@ -447,3 +447,74 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("counters %q, samples %d", fm.counters, fm.samples)
 	}
 }
+
+// TestPolicies: a satisfied optional policy becomes a selector, a failed
+// optional one is withheld, a failed required one refuses the node.
+func TestPolicies(t *testing.T) {
+	sw := swtpmtest.Start(t, swtpmtest.Options{})
+	zero := strings.Repeat("0", 64)
+	base := fmt.Sprintf("ek_ca_paths = [%q, %q]\n", sw.RootCAPath, sw.IssuerCAPath)
+	agentHCL := fmt.Sprintf("tpm = %q\nevent_log_path = \"-\"", sw.Addr)
+	optional := base + fmt.Sprintf(`
+policy "genuine" {
+  ek_certificate = true
+}
+policy "pcr7-reset" {
+  pcrs = ["sha256:7:%s"]
+}
+policy "secureboot" {
+  secure_boot = true
+}
+`, zero)
+	sc, ac := servePlugins(t, optional, agentHCL)
+	attrs, err := attest(t, sc, ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(attrs.SelectorValues, " ")
+	for _, want := range []string{"policy:genuine", "policy:pcr7-reset"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("selectors %q lack %s", got, want)
+		}
+	}
+	if strings.Contains(got, "policy:secureboot") {
+		t.Errorf("failed optional policy gave a selector: %q", got)
+	}
+
+	required := base + `
+policy "secureboot" {
+  required    = true
+  secure_boot = true
+}
+`
+	sc, ac = servePlugins(t, required, agentHCL)
+	_, err = attest(t, sc, ac)
+	want := `policy "secureboot": secure boot required, but no boot event log was verified`
+	if status.Code(err) != codes.PermissionDenied || status.Convert(err).Message() != want {
+		t.Fatalf("err = %v, want PermissionDenied %q", err, want)
+	}
+}
+
+func TestPolicyConfigErrors(t *testing.T) {
+	p := server.New()
+	_, err := p.Configure(context.Background(), &configv1.ConfigureRequest{
+		CoreConfiguration: &configv1.CoreConfiguration{TrustDomain: td},
+		HclConfiguration: `bundled_ek_cas = true
+policy "a" {
+  pcrs = ["sha256:9:00", "md5:1:00", "sha256:7"]
+  boot_components = ["xyz"]
+  colour = "blue"
+}`,
+	})
+	for _, want := range []string{
+		`unknown configuration key "policy.a.colour"`,
+		`policy "a": pcrs "sha256:9:00": 1 bytes, want 32`,
+		`policy "a": pcrs "md5:1:00": tpmquote: unknown hash algorithm "md5"`,
+		`policy "a": pcrs "sha256:7": want <bank>:<index>:<hex>`,
+		`policy "a": boot_components: "xyz" is not a hex digest`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

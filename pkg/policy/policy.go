@@ -1,0 +1,134 @@
+// Package policy evaluates named rule sets over verified TPM attestation
+// results (pkg/tpmquote): secure boot, reference PCR values, allowed boot
+// components and an IMA allowlist. The server-side node attestor evaluates
+// every policy on every attestation: a node that fails a required policy is
+// refused; each satisfied policy becomes a "policy:<name>" selector.
+package policy
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hwattest/hwattest/pkg/tpmquote"
+)
+
+// Policy is one named rule set. Zero-valued rules are not checked.
+type Policy struct {
+	Name string
+	// Required refuses a node that fails the policy; otherwise the node
+	// only lacks the policy's selector.
+	Required bool
+	// SecureBoot requires the verified boot log to show secure boot on.
+	SecureBoot bool
+	// EKCertificate requires an EK certificate that chained to a trusted CA.
+	EKCertificate bool
+	// PCRs lists the allowed values of quoted PCRs, by bank and index.
+	PCRs map[tpmquote.HashAlg]map[int][][]byte
+	// BootComponents, when not nil, lists the allowed digests (of the
+	// replayed bank) of boot applications and drivers: every verified
+	// EV_EFI_BOOT_SERVICES_APPLICATION/DRIVER event must be one of them.
+	BootComponents map[string]bool
+	// IMAAllowlist, when not nil, lists the allowed file hashes (hex): every
+	// measured file in the verified IMA log must be one of them, and an IMA
+	// log must have been verified.
+	IMAAllowlist map[string]bool
+}
+
+// Evaluate returns why res fails the policy, one line per failed rule; none
+// when it passes.
+func (p *Policy) Evaluate(res *tpmquote.Result) []string {
+	var fails []string
+	if p.EKCertificate && !res.EKCertVerified {
+		fails = append(fails, "the EK has no certificate from a trusted CA")
+	}
+	if p.SecureBoot {
+		switch {
+		case res.Boot == nil:
+			fails = append(fails, "secure boot required, but no boot event log was verified")
+		case !res.Boot.SecureBoot.Known:
+			fails = append(fails, "secure boot required, but the boot log does not establish it ("+res.Boot.SecureBoot.Detail+")")
+		case !res.Boot.SecureBoot.Enabled:
+			fails = append(fails, "secure boot required, but it is disabled")
+		}
+	}
+	for _, alg := range sortedBanks(p.PCRs) {
+		idxs := make([]int, 0, len(p.PCRs[alg]))
+		for i := range p.PCRs[alg] {
+			idxs = append(idxs, i)
+		}
+		sort.Ints(idxs)
+		for _, i := range idxs {
+			got, ok := res.PCRs[alg][i]
+			if !ok {
+				fails = append(fails, fmt.Sprintf("%s PCR %d has a reference value but is not quoted", alg, i))
+				continue
+			}
+			if !anyEqual(p.PCRs[alg][i], got) {
+				fails = append(fails, fmt.Sprintf("%s PCR %d is %x, not a reference value", alg, i, got))
+			}
+		}
+	}
+	if p.BootComponents != nil {
+		if res.Boot == nil {
+			fails = append(fails, "boot components required, but no boot event log was verified")
+		} else {
+			for _, c := range res.Boot.Components {
+				if c.Type != "EV_EFI_BOOT_SERVICES_APPLICATION" && c.Type != "EV_EFI_BOOT_SERVICES_DRIVER" {
+					continue
+				}
+				if d := hex.EncodeToString(c.Digest); !p.BootComponents[d] {
+					fails = append(fails, fmt.Sprintf("boot component %s %s (PCR %d) is not allowed", c.Type, d, c.PCR))
+				}
+			}
+		}
+	}
+	if p.IMAAllowlist != nil {
+		if res.IMA == nil {
+			fails = append(fails, "IMA allowlist required, but no IMA log was verified")
+		} else {
+			for _, e := range res.IMA.Entries {
+				if !p.IMAAllowlist[hex.EncodeToString(e.Hash)] {
+					fails = append(fails, fmt.Sprintf("IMA: %s (%s:%x) is not allowed", e.Path, e.HashAlg, e.Hash))
+				}
+			}
+		}
+	}
+	return fails
+}
+
+// Evaluate evaluates every policy and returns the names of those satisfied
+// (sorted) and the reasons a required policy failed.
+func Evaluate(policies []*Policy, res *tpmquote.Result) (satisfied []string, refused []string) {
+	for _, p := range policies {
+		fails := p.Evaluate(res)
+		switch {
+		case len(fails) == 0:
+			satisfied = append(satisfied, p.Name)
+		case p.Required:
+			refused = append(refused, fmt.Sprintf("policy %q: %s", p.Name, strings.Join(fails, "; ")))
+		}
+	}
+	sort.Strings(satisfied)
+	return satisfied, refused
+}
+
+func anyEqual(allowed [][]byte, got []byte) bool {
+	for _, a := range allowed {
+		if bytes.Equal(a, got) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedBanks(m map[tpmquote.HashAlg]map[int][][]byte) []tpmquote.HashAlg {
+	out := make([]tpmquote.HashAlg, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

@@ -1,0 +1,49 @@
+package policy_test
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/hwattest/hwattest/pkg/policy"
+	"github.com/hwattest/hwattest/pkg/tpmquote"
+)
+
+func TestEvaluate(t *testing.T) {
+	zero := make([]byte, 32)
+	ff := bytes.Repeat([]byte{0xff}, 32)
+	res := &tpmquote.Result{
+		EKCertVerified: true,
+		PCRs:           tpmquote.PCRValues{tpmquote.SHA256: {7: ff}},
+		Boot: &tpmquote.Boot{
+			SecureBoot: tpmquote.SecureBoot{Known: true, Enabled: false},
+			Components: []tpmquote.BootComponent{{PCR: 4, Type: "EV_EFI_BOOT_SERVICES_APPLICATION", Digest: []byte{1, 2}}},
+		},
+	}
+	policies := []*policy.Policy{
+		{Name: "genuine", EKCertificate: true},
+		{Name: "sb", SecureBoot: true},
+		{Name: "pcr7", Required: true, PCRs: map[tpmquote.HashAlg]map[int][][]byte{tpmquote.SHA256: {7: {zero, ff}}}},
+		{Name: "pcr7-zero", PCRs: map[tpmquote.HashAlg]map[int][][]byte{tpmquote.SHA256: {7: {zero}}}},
+		{Name: "boot", BootComponents: map[string]bool{"0102": true}},
+		{Name: "boot-strict", Required: true, BootComponents: map[string]bool{}},
+		{Name: "ima", IMAAllowlist: map[string]bool{}},
+	}
+	sat, refused := policy.Evaluate(policies, res)
+	if want := []string{"boot", "genuine", "pcr7"}; !reflect.DeepEqual(sat, want) {
+		t.Errorf("satisfied %q, want %q", sat, want)
+	}
+	want := []string{`policy "boot-strict": boot component EV_EFI_BOOT_SERVICES_APPLICATION 0102 (PCR 4) is not allowed`}
+	if !reflect.DeepEqual(refused, want) {
+		t.Errorf("refused %q, want %q", refused, want)
+	}
+	if got := policies[1].Evaluate(res); !reflect.DeepEqual(got, []string{"secure boot required, but it is disabled"}) {
+		t.Errorf("sb: %q", got)
+	}
+	if got := policies[3].Evaluate(res); len(got) != 1 || got[0] != "sha256 PCR 7 is "+string(bytes.Repeat([]byte("ff"), 32))+", not a reference value" {
+		t.Errorf("pcr7-zero: %q", got)
+	}
+	if got := policies[6].Evaluate(res); !reflect.DeepEqual(got, []string{"IMA allowlist required, but no IMA log was verified"}) {
+		t.Errorf("ima: %q", got)
+	}
+}
