@@ -8,8 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/binary"
 	"io"
 	"math/big"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -270,4 +272,53 @@ func CreateKey(tb testing.TB, tpm transport.TPM, template tpm2.TPMTPublic) (publ
 		tb.Fatalf("certify creation: %v", err)
 	}
 	return created.OutPublic.Bytes(), created.CreationData.Bytes(), cert.CertifyInfo.Bytes(), tpm2.Marshal(cert.Signature)
+}
+
+// ServeSimulator serves tpm (normally a Simulator) on a loopback TCP port
+// with the raw TPM protocol swtpm speaks, so that code that opens a TPM by
+// address ("swtpm://127.0.0.1:<port>") can use the simulator. It serves one
+// connection at a time, like swtpm, until the test ends.
+func ServeSimulator(tb testing.TB, tpm transport.TPM) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			serveConn(conn, tpm)
+		}
+	}()
+	return "swtpm://" + ln.Addr().String()
+}
+
+func serveConn(conn net.Conn, tpm transport.TPM) {
+	defer conn.Close()
+	for {
+		hdr := make([]byte, 10)
+		if _, err := io.ReadFull(conn, hdr); err != nil {
+			return
+		}
+		size := binary.BigEndian.Uint32(hdr[2:6])
+		if size < 10 || size > 1<<16 {
+			return
+		}
+		cmd := make([]byte, size)
+		copy(cmd, hdr)
+		if _, err := io.ReadFull(conn, cmd[10:]); err != nil {
+			return
+		}
+		rsp, err := tpm.Send(cmd)
+		if err != nil {
+			return
+		}
+		if _, err := conn.Write(rsp); err != nil {
+			return
+		}
+	}
 }

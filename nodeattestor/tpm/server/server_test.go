@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-tpm/tpm2"
 	"github.com/spiffe/spire-plugin-sdk/pluginsdk"
 	"github.com/spiffe/spire-plugin-sdk/plugintest"
 	metricsv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/hostservice/common/metrics/v1"
@@ -31,6 +32,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/hwattest/hwattest/internal/swtpmtest"
+	"github.com/hwattest/hwattest/internal/tpmtest"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/agent"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
@@ -516,5 +518,37 @@ policy "a" {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+// TestAttestSimulator runs the plugins against the reference TPM simulator
+// with an EK certificate from a test CA, RSA and ECC EKs.
+func TestAttestSimulator(t *testing.T) {
+	sim := tpmtest.Simulator(t)
+	ca := tpmtest.NewCA(t, "sim EK CA")
+	rsaKey := tpmtest.EKKey(t, sim, tpm2.RSAEKTemplate)
+	eccKey := tpmtest.EKKey(t, sim, tpm2.ECCEKTemplate)
+	tpmtest.WriteNV(t, sim, 0x01c00002, ca.IssueEK(t, rsaKey, "id:494E5443", "PTT", "id:00020008"))
+	tpmtest.WriteNV(t, sim, 0x01c0000a, ca.IssueEK(t, eccKey, "id:494E5443", "PTT", "id:00020008"))
+	caPath := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := tpmtest.ServeSimulator(t, sim)
+	for _, ek := range []string{"rsa", "ecc"} {
+		t.Run(ek, func(t *testing.T) {
+			sc, ac := servePlugins(t, fmt.Sprintf("ek_ca_paths = [%q]", caPath),
+				fmt.Sprintf("tpm = %q\nek_algorithm = %q\nevent_log_path = \"-\"", addr, ek))
+			attrs, err := attest(t, sc, ac)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(attrs.SelectorValues, " ")
+			for _, want := range []string{"ek_issuer:CN=sim EK CA,O=hwattest test", "manufacturer:id:494E5443", "model:PTT"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("selectors %q lack %s", got, want)
+				}
+			}
+		})
 	}
 }
