@@ -217,9 +217,8 @@ pcrs = { md5 = [0] }`,
 	}
 }
 
-// certKeyHash reads the EK certificate from the TPM and hashes its key the
-// way spiffe/spire-tpm-plugin does: hex SHA-256 of the PKIX DER public key.
-func certKeyHash(t *testing.T, sw *swtpmtest.TPM) string {
+// readAttestation reads the attester's first message from the TPM.
+func readAttestation(t *testing.T, sw *swtpmtest.TPM) *tpmquote.Attestation {
 	t.Helper()
 	tpm, err := attester.Open(sw.Addr)
 	if err != nil {
@@ -231,6 +230,14 @@ func certKeyHash(t *testing.T, sw *swtpmtest.TPM) string {
 		t.Fatal(err)
 	}
 	s.Close()
+	return att
+}
+
+// certKeyHash reads the EK certificate from the TPM and hashes its key the
+// way spiffe/spire-tpm-plugin does: hex SHA-256 of the PKIX DER public key.
+func certKeyHash(t *testing.T, sw *swtpmtest.TPM) string {
+	t.Helper()
+	att := readAttestation(t, sw)
 	cert, err := x509.ParseCertificate(att.EKCertificate)
 	if err != nil {
 		t.Fatal(err)
@@ -357,16 +364,7 @@ func TestHashAllowlistReload(t *testing.T) {
 
 func noCertEKHash(t *testing.T, sw *swtpmtest.TPM) string {
 	t.Helper()
-	tpm, err := attester.Open(sw.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tpm.Close()
-	s, att, err := attester.Begin(tpm, attester.Config{EventLogPath: "-"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	att := readAttestation(t, sw)
 	if len(att.EKCertificate) != 0 {
 		t.Fatal("the TPM has an EK certificate")
 	}
