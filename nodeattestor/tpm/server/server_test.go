@@ -73,6 +73,11 @@ func servePlugins(t *testing.T, serverHCL, agentHCL string) (*serverv1.NodeAttes
 // does, and returns the server's agent attributes.
 func attest(t *testing.T, sc *serverv1.NodeAttestorPluginClient, ac *agentv1.NodeAttestorPluginClient) (*serverv1.AgentAttributes, error) {
 	t.Helper()
+	return attestB(sc, ac)
+}
+
+// attestB is attest without a test, for benchmarks.
+func attestB(sc *serverv1.NodeAttestorPluginClient, ac *agentv1.NodeAttestorPluginClient) (*serverv1.AgentAttributes, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	as, err := ac.AidAttestation(ctx)
