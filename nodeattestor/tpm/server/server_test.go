@@ -555,3 +555,27 @@ func TestAttestSimulator(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentIDCompatibleWithSpireTPMPlugin: for the seed-0 reference simulator,
+// the agent ID carries the EK hash spiffe/spire-tpm-plugin's own test expects
+// (cmd/get_tpm_pubhash/get_tpm_pubhash_test.go there).
+func TestAgentIDCompatibleWithSpireTPMPlugin(t *testing.T) {
+	const hash = "1b5bbe2e96054f7bc34ebe7ba9a4a9eac5611c6879285ceff6094fa556af485c"
+	addr := tpmtest.ServeSimulator(t, tpmtest.SimulatorWithSeed(t, 0))
+	list := filepath.Join(t.TempDir(), "hashes")
+	if err := os.WriteFile(list, []byte(hash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sc, ac := servePlugins(t, fmt.Sprintf("ek_hash_paths = [%q]\nrequire = \"hash\"", list),
+		fmt.Sprintf("tpm = %q\nevent_log_path = \"-\"", addr))
+	attrs, err := attest(t, sc, ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "spiffe://" + td + "/spire/agent/tpm/" + hash; attrs.SpiffeId != want {
+		t.Errorf("agent ID %s, want %s", attrs.SpiffeId, want)
+	}
+	if len(attrs.SelectorValues) == 0 || attrs.SelectorValues[0] != "pub_hash:"+hash {
+		t.Errorf("selectors %q", attrs.SelectorValues)
+	}
+}
