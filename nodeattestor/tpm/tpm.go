@@ -3,6 +3,7 @@ package tpm
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,9 @@ type SelectorOptions struct {
 	PCRs tpmquote.PCRSelection
 	// Policies are the names of the policies the node satisfied.
 	Policies []string
+	// BootComponents are the event types (e.g. "EV_EFI_BOOT_SERVICES_APPLICATION")
+	// whose verified boot components are exposed as selectors.
+	BootComponents []string
 }
 
 // Selectors returns the selector values (without the "tpm:" prefix SPIRE
@@ -46,6 +50,8 @@ type SelectorOptions struct {
 //	secureboot:enabled|disabled          when the boot log establishes it
 //	pcr:<bank>:<index>:<hex value>       each exposed, quoted PCR
 //	policy:<name>                        each satisfied policy
+//	boot:<pcr>:<event type>:<hex digest> each verified boot component of a
+//	                                     type listed in BootComponents
 func Selectors(res *tpmquote.Result, opts SelectorOptions) []string {
 	sel := []string{"pub_hash:" + res.EKHash}
 	if res.EKCertVerified {
@@ -70,9 +76,20 @@ func Selectors(res *tpmquote.Result, opts SelectorOptions) []string {
 			}
 		}
 	}
+	if res.Boot != nil && len(opts.BootComponents) > 0 {
+		types := map[string]bool{}
+		for _, t := range opts.BootComponents {
+			types[t] = true
+		}
+		for _, c := range res.Boot.Components {
+			if types[c.Type] {
+				sel = append(sel, "boot:"+strconv.Itoa(c.PCR)+":"+c.Type+":"+hex.EncodeToString(c.Digest))
+			}
+		}
+	}
 	for _, p := range opts.Policies {
 		sel = append(sel, "policy:"+p)
 	}
 	sort.Strings(sel)
-	return sel
+	return slices.Compact(sel)
 }

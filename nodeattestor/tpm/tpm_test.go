@@ -53,6 +53,26 @@ func TestSelectors(t *testing.T) {
 		t.Errorf("Selectors =\n%q\nwant\n%q", got, want)
 	}
 
+	// Boot components of the listed types, each digest once.
+	res.Boot.Components = []tpmquote.BootComponent{
+		{PCR: 4, Type: "EV_EFI_BOOT_SERVICES_APPLICATION", Digest: []byte{1}},
+		{PCR: 4, Type: "EV_EFI_BOOT_SERVICES_APPLICATION", Digest: []byte{1}},
+		{PCR: 8, Type: "EV_IPL", Digest: []byte{2}},
+	}
+	got = tpm.Selectors(res, tpm.SelectorOptions{BootComponents: []string{"EV_EFI_BOOT_SERVICES_APPLICATION"}})
+	n := 0
+	for _, s := range got {
+		if s == "boot:4:EV_EFI_BOOT_SERVICES_APPLICATION:01" {
+			n++
+		}
+		if s == "boot:8:EV_IPL:02" {
+			t.Error("unlisted component type exposed")
+		}
+	}
+	if n != 1 {
+		t.Errorf("selectors %q", got)
+	}
+
 	// Hash-only EK, no boot log: only pub_hash.
 	bare := &tpmquote.Result{EKHash: hash, EKListed: true, Manufacturer: "id:00001014"}
 	if got := tpm.Selectors(bare, tpm.SelectorOptions{}); !reflect.DeepEqual(got, []string{"pub_hash:" + hash}) {

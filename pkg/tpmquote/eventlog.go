@@ -167,6 +167,16 @@ var dataMeasured = map[attest.EventType]bool{
 	0x0000000D: true, // EV_IPL
 }
 
+// ComponentTypes returns the event type names that Boot.Components holds.
+func ComponentTypes() []string {
+	out := make([]string, 0, len(componentTypes))
+	for t := range componentTypes {
+		out = append(out, t.String())
+	}
+	sort.Strings(out)
+	return out
+}
+
 func component(e attest.Event, bank HashAlg) (BootComponent, bool) {
 	if !componentTypes[e.Type] {
 		return BootComponent{}, false

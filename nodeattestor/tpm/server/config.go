@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ type Config struct {
 	PCRs map[string][]int `hcl:"pcrs"`
 	// ExposePCRs are the quoted PCRs whose values become selectors.
 	ExposePCRs map[string][]int `hcl:"expose_pcrs"`
+	// ExposeBootComponents are boot event types whose verified components
+	// become selectors, e.g. ["EV_EFI_BOOT_SERVICES_APPLICATION"].
+	ExposeBootComponents []string `hcl:"expose_boot_components"`
 	// Policies are named rule sets evaluated on every attestation.
 	Policies map[string]PolicyConfig `hcl:"policy"`
 }
@@ -70,6 +74,7 @@ type config struct {
 	verifier    *tpmquote.Verifier
 	deny        map[string]bool
 	expose      tpmquote.PCRSelection
+	exposeBoot  []string
 	allow       *hashList // nil without ek_hash_paths
 	policies    []*policy.Policy
 }
@@ -154,6 +159,11 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 			}
 		}
 	}
+	for _, typ := range c.ExposeBootComponents {
+		if !slices.Contains(tpmquote.ComponentTypes(), typ) {
+			errs = append(errs, fmt.Errorf("expose_boot_components: %q is not one of %v", typ, tpmquote.ComponentTypes()))
+		}
+	}
 	policies, perrs := buildPolicies(c.Policies, pcrs)
 	errs = append(errs, perrs...)
 	if len(errs) > 0 {
@@ -163,7 +173,7 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &config{trustDomain: trustDomain, verifier: v, deny: deny, expose: expose, allow: allow, policies: policies}, nil
+	return &config{trustDomain: trustDomain, verifier: v, deny: deny, expose: expose, allow: allow, policies: policies, exposeBoot: c.ExposeBootComponents}, nil
 }
 
 func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {

@@ -209,13 +209,15 @@ func TestConfigErrorsTogether(t *testing.T) {
 		HclConfiguration: `require = "maybe"
 bogus = 1
 deny_ek_hashes = ["xyz"]
+expose_boot_components = ["EV_NOPE"]
 pcrs = { md5 = [0] }`,
 	})
 	if status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("err = %v", err)
 	}
 	for _, want := range []string{`unknown configuration key "bogus"`, `require "maybe": want certificate, hash, either or both`,
-		`deny_ek_hashes: "xyz" is not a hex SHA-256`, `pcrs: unknown bank "md5"`} {
+		`deny_ek_hashes: "xyz" is not a hex SHA-256`, `pcrs: unknown bank "md5"`,
+		`expose_boot_components: "EV_NOPE" is not one of [`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
