@@ -284,16 +284,35 @@ func ServeSimulator(tb testing.TB, tpm transport.TPM) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { ln.Close() })
+	var (
+		mu   sync.Mutex
+		conn net.Conn
+		done = make(chan struct{})
+	)
 	go func() {
+		defer close(done)
 		for {
-			conn, err := ln.Accept()
+			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			serveConn(conn, tpm)
+			mu.Lock()
+			conn = c
+			mu.Unlock()
+			serveConn(c, tpm)
 		}
 	}()
+	// Stop serving, and wait until no command is in flight, before the
+	// simulator closes (cleanups run last-registered first).
+	tb.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		if conn != nil {
+			conn.Close()
+		}
+		mu.Unlock()
+		<-done
+	})
 	return "swtpm://" + ln.Addr().String()
 }
 
