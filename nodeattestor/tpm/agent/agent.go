@@ -39,9 +39,9 @@ type Config struct {
 func buildConfig(text string) (*Config, error) {
 	var c Config
 	errs := hclconf.Decode(text, &c)
-	for key, v := range map[string]string{"ek_algorithm": c.EKAlgorithm, "ak_algorithm": c.AKAlgorithm} {
-		if v != "" && v != string(attester.RSA) && v != string(attester.ECC) {
-			errs = append(errs, fmt.Errorf("%s %q: want rsa or ecc", key, v))
+	for _, kv := range [][2]string{{"ek_algorithm", c.EKAlgorithm}, {"ak_algorithm", c.AKAlgorithm}} {
+		if v := kv[1]; v != "" && v != string(attester.RSA) && v != string(attester.ECC) {
+			errs = append(errs, fmt.Errorf("%s %q: want rsa or ecc", kv[0], v))
 		}
 	}
 	if len(errs) > 0 {
