@@ -9,9 +9,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/binary"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -170,6 +173,29 @@ func EKKey(tb testing.TB, tpm transport.TPM, template tpm2.TPMTPublic) crypto.Pu
 		tb.Fatal(err)
 	}
 	return key
+}
+
+// CertifyEKs issues certificates from ca for the TPM's RSA and ECC EKs (the
+// TCG low-range templates) and stores them at their NV indices, as a
+// manufacturer does.
+func CertifyEKs(tb testing.TB, tpm transport.TPM, ca *CA, manufacturer, model, version string) {
+	tb.Helper()
+	for _, ek := range []struct {
+		index    tpm2.TPMHandle
+		template tpm2.TPMTPublic
+	}{{0x01c00002, tpm2.RSAEKTemplate}, {0x01c0000a, tpm2.ECCEKTemplate}} {
+		WriteNV(tb, tpm, ek.index, ca.IssueEK(tb, EKKey(tb, tpm, ek.template), manufacturer, model, version))
+	}
+}
+
+// WritePEM writes the CA certificate as PEM to a new file and returns its path.
+func (ca *CA) WritePEM(tb testing.TB) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "ek-ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }
 
 // WriteNV defines an owner-authorized NV index and writes data to it, the

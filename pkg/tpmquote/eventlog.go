@@ -61,7 +61,7 @@ func replayBootLog(raw []byte, quoted PCRValues) (boot *Boot, err error) {
 		}
 	}
 	if len(boot.Banks) == 0 {
-		return nil, refuse(ReasonEventLog, "event log has no digests in the quoted banks %v", quotedBanks(quoted))
+		return nil, refuse(ReasonEventLog, "event log has no digests in the quoted banks %v", quoted.Banks())
 	}
 	boot.Events = len(events)
 	boot.SecureBoot = secureBootState(events, evBank)
@@ -79,15 +79,6 @@ func asReplayError(err error, target *attest.ReplayError) bool {
 		*target = r
 	}
 	return ok
-}
-
-func quotedBanks(v PCRValues) []HashAlg {
-	banks := make([]HashAlg, 0, len(v))
-	for alg := range v {
-		banks = append(banks, alg)
-	}
-	sort.Slice(banks, func(i, j int) bool { return banks[i] < banks[j] })
-	return banks
 }
 
 // evEFIVariableDriverConfig is EV_EFI_VARIABLE_DRIVER_CONFIG, the event that

@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"testing"
 
-	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/hwattest/hwattest/internal/tpmtest"
@@ -22,10 +21,7 @@ func newSimTPM(t *testing.T) *simTPM {
 	t.Helper()
 	tpm := tpmtest.Simulator(t)
 	ca := tpmtest.NewCA(t, "test EK CA")
-	rsaKey := tpmtest.EKKey(t, tpm, tpm2.RSAEKTemplate)
-	eccKey := tpmtest.EKKey(t, tpm, tpm2.ECCEKTemplate)
-	tpmtest.WriteNV(t, tpm, 0x01c00002, ca.IssueEK(t, rsaKey, "id:49465800", "SLB9670", "id:00070055"))
-	tpmtest.WriteNV(t, tpm, 0x01c0000a, ca.IssueEK(t, eccKey, "id:49465800", "SLB9670", "id:00070055"))
+	tpmtest.CertifyEKs(t, tpm, ca, "id:49465800", "SLB9670", "id:00070055")
 	return &simTPM{tpm: tpm, ca: ca}
 }
 

@@ -120,9 +120,11 @@ func (s PCRSelection) Validate() error {
 }
 
 // Banks returns the selected banks in ascending algorithm order.
-func (s PCRSelection) Banks() []HashAlg {
-	banks := make([]HashAlg, 0, len(s))
-	for alg := range s {
+func (s PCRSelection) Banks() []HashAlg { return sortedBanks(s) }
+
+func sortedBanks[V any](m map[HashAlg]V) []HashAlg {
+	banks := make([]HashAlg, 0, len(m))
+	for alg := range m {
 		banks = append(banks, alg)
 	}
 	sort.Slice(banks, func(i, j int) bool { return banks[i] < banks[j] })
@@ -196,3 +198,6 @@ func sameSelection(a, b PCRSelection) bool {
 
 // PCRValues holds PCR digests by bank and index.
 type PCRValues map[HashAlg]map[int][]byte
+
+// Banks returns the banks that hold values, in ascending algorithm order.
+func (v PCRValues) Banks() []HashAlg { return sortedBanks(v) }

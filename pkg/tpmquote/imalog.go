@@ -16,7 +16,7 @@ const imaPCR = 10
 func replayIMALog(raw []byte, quoted PCRValues) (*IMA, error) {
 	pcr10 := map[crypto.Hash][]byte{}
 	var banks []HashAlg
-	for _, alg := range quotedBanks(quoted) {
+	for _, alg := range quoted.Banks() {
 		if d, ok := quoted[alg][imaPCR]; ok {
 			pcr10[alg.Hash()] = d
 			banks = append(banks, alg)

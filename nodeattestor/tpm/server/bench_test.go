@@ -1,15 +1,10 @@
 package server_test
 
 import (
-	"encoding/pem"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/google/go-tpm/tpm2"
-
-	"github.com/hwattest/hwattest/internal/tpmtest"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 	"github.com/hwattest/hwattest/pkg/tpmquote/attester"
 )
@@ -26,15 +21,7 @@ func TestBenchmarkPluginOverhead(t *testing.T) {
 	if os.Getenv("HWATTEST_BENCH") != "1" {
 		t.Skip("set HWATTEST_BENCH=1 to run the benchmark")
 	}
-	sim := tpmtest.Simulator(t)
-	ca := tpmtest.NewCA(t, "bench EK CA")
-	key := tpmtest.EKKey(t, sim, tpm2.RSAEKTemplate)
-	tpmtest.WriteNV(t, sim, 0x01c00002, ca.IssueEK(t, key, "id:494E5443", "PTT", "id:00020008"))
-	caPath := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := tpmtest.ServeSimulator(t, sim)
+	addr, caPath, ca := certifiedSimulator(t, "bench EK CA")
 	sc, ac := servePlugins(t, fmt.Sprintf("ek_ca_paths = [%q]", caPath), fmt.Sprintf("tpm = %q\nevent_log_path = \"-\"", addr))
 	v, err := tpmquote.NewVerifier(tpmquote.Options{EK: tpmquote.EKPolicy{Roots: ca.Pool()}})
 	if err != nil {

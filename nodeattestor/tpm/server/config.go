@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
 	"github.com/hwattest/hwattest/internal/hclconf"
 	"github.com/hwattest/hwattest/pkg/policy"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
@@ -70,7 +72,7 @@ type PolicyConfig struct {
 
 // config is the validated, compiled configuration.
 type config struct {
-	trustDomain string
+	trustDomain spiffeid.TrustDomain
 	verifier    *tpmquote.Verifier
 	deny        map[string]bool
 	expose      tpmquote.PCRSelection
@@ -83,8 +85,9 @@ type config struct {
 func buildConfig(hclText, trustDomain string) (*config, error) {
 	var c Config
 	errs := hclconf.Decode(hclText, &c)
-	if trustDomain == "" {
-		errs = append(errs, errors.New("trust domain is missing"))
+	td, err := spiffeid.TrustDomainFromString(trustDomain)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("trust domain %q: %w", trustDomain, err))
 	}
 	policy := tpmquote.EKPolicy{}
 	var allow *hashList
@@ -154,7 +157,7 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	}
 	for alg, idx := range expose {
 		for _, i := range idx {
-			if !contains(pcrs[alg], i) {
+			if !slices.Contains(pcrs[alg], i) {
 				errs = append(errs, fmt.Errorf("expose_pcrs: %s PCR %d is not quoted (add it to pcrs)", alg, i))
 			}
 		}
@@ -173,7 +176,7 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &config{trustDomain: trustDomain, verifier: v, deny: deny, expose: expose, allow: allow, policies: policies, exposeBoot: c.ExposeBootComponents}, nil
+	return &config{trustDomain: td, verifier: v, deny: deny, expose: expose, allow: allow, policies: policies, exposeBoot: c.ExposeBootComponents}, nil
 }
 
 func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {
@@ -246,42 +249,52 @@ func loadHashes(paths []string) (map[string]bool, error) {
 	return hashes, err
 }
 
-// eachFile calls fn with the contents of every regular file named by paths,
-// directories read one level deep.
-func eachFile(paths []string, fn func(path string, b []byte) error) error {
+// listFiles returns the regular files named by paths, directories read one
+// level deep.
+func listFiles(paths []string) ([]string, error) {
+	var files []string
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() {
+				files = append(files, filepath.Join(p, e.Name()))
+			}
+		}
+	}
+	return files, nil
+}
+
+// eachFile calls fn with the contents of every file listFiles finds.
+func eachFile(paths []string, fn func(path string, b []byte) error) error {
+	files, err := listFiles(paths)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
 			return err
 		}
-		files := []string{p}
-		if fi.IsDir() {
-			entries, err := os.ReadDir(p)
-			if err != nil {
-				return err
-			}
-			files = files[:0]
-			for _, e := range entries {
-				if e.Type().IsRegular() {
-					files = append(files, filepath.Join(p, e.Name()))
-				}
-			}
+		if fi.Size() > maxListFileSize {
+			return fmt.Errorf("%s is larger than %d bytes", f, maxListFileSize)
 		}
-		for _, f := range files {
-			fi, err := os.Stat(f)
-			if err != nil {
-				return err
-			}
-			if fi.Size() > maxListFileSize {
-				return fmt.Errorf("%s is larger than %d bytes", f, maxListFileSize)
-			}
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return err
-			}
-			if err := fn(f, b); err != nil {
-				return err
-			}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if err := fn(f, b); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -293,15 +306,6 @@ func isHash(s string) bool {
 	}
 	_, err := hex.DecodeString(s)
 	return err == nil
-}
-
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // buildPolicies compiles the policy blocks, reporting every problem.
@@ -343,7 +347,7 @@ func buildPolicies(blocks map[string]PolicyConfig, quoted tpmquote.PCRSelection)
 			case len(val) != alg.Size():
 				errs = append(errs, fmt.Errorf("policy %q: pcrs %q: %d bytes, want %d", name, ref, len(val), alg.Size()))
 				continue
-			case !contains(quoted[alg], idx):
+			case !slices.Contains(quoted[alg], idx):
 				errs = append(errs, fmt.Errorf("policy %q: pcrs %q: %s PCR %d is not quoted (add it to pcrs)", name, ref, alg, idx))
 				continue
 			}

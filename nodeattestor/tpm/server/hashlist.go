@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 )
 
@@ -58,28 +57,17 @@ func (h *hashList) refresh() (bool, error) {
 
 // stampOf summarizes the files named by paths (directories one level deep).
 func stampOf(paths []string) (string, error) {
+	files, err := listFiles(paths)
+	if err != nil {
+		return "", fmt.Errorf("ek_hash_paths: %w", err)
+	}
 	var stamp []byte
-	for _, p := range paths {
-		files := []string{p}
-		if fi, err := os.Stat(p); err != nil {
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
 			return "", fmt.Errorf("ek_hash_paths: %w", err)
-		} else if fi.IsDir() {
-			entries, err := os.ReadDir(p)
-			if err != nil {
-				return "", fmt.Errorf("ek_hash_paths: %w", err)
-			}
-			files = files[:0]
-			for _, e := range entries {
-				files = append(files, filepath.Join(p, e.Name()))
-			}
 		}
-		for _, f := range files {
-			fi, err := os.Stat(f)
-			if err != nil {
-				return "", fmt.Errorf("ek_hash_paths: %w", err)
-			}
-			stamp = fmt.Appendf(stamp, "%s\x00%d\x00%d\n", f, fi.Size(), fi.ModTime().UnixNano())
-		}
+		stamp = fmt.Appendf(stamp, "%s\x00%d\x00%d\n", f, fi.Size(), fi.ModTime().UnixNano())
 	}
 	return string(stamp), nil
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	metricsv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/hostservice/common/metrics/v1"
 	nodeattestorv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/server/nodeattestor/v1"
 	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
@@ -140,11 +139,7 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 	if len(failed) > 0 {
 		return res, "", &policyError{reasons: failed}
 	}
-	td, err := spiffeid.TrustDomainFromString(c.trustDomain)
-	if err != nil {
-		return res, "", status.Errorf(codes.Internal, "trust domain: %v", err)
-	}
-	id, err := tpm.AgentID(td, res.EKHash)
+	id, err := tpm.AgentID(c.trustDomain, res.EKHash)
 	if err != nil {
 		return res, "", status.Errorf(codes.Internal, "agent ID: %v", err)
 	}

@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-tpm/tpm2"
 	"github.com/spiffe/spire-plugin-sdk/pluginsdk"
 	"github.com/spiffe/spire-plugin-sdk/plugintest"
 	metricsv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/hostservice/common/metrics/v1"
@@ -529,17 +528,7 @@ policy "a" {
 // TestAttestSimulator runs the plugins against the reference TPM simulator
 // with an EK certificate from a test CA, RSA and ECC EKs.
 func TestAttestSimulator(t *testing.T) {
-	sim := tpmtest.Simulator(t)
-	ca := tpmtest.NewCA(t, "sim EK CA")
-	rsaKey := tpmtest.EKKey(t, sim, tpm2.RSAEKTemplate)
-	eccKey := tpmtest.EKKey(t, sim, tpm2.ECCEKTemplate)
-	tpmtest.WriteNV(t, sim, 0x01c00002, ca.IssueEK(t, rsaKey, "id:494E5443", "PTT", "id:00020008"))
-	tpmtest.WriteNV(t, sim, 0x01c0000a, ca.IssueEK(t, eccKey, "id:494E5443", "PTT", "id:00020008"))
-	caPath := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := tpmtest.ServeSimulator(t, sim)
+	addr, caPath, _ := certifiedSimulator(t, "sim EK CA")
 	for _, ek := range []string{"rsa", "ecc"} {
 		t.Run(ek, func(t *testing.T) {
 			sc, ac := servePlugins(t, fmt.Sprintf("ek_ca_paths = [%q]", caPath),
@@ -579,5 +568,25 @@ func TestAgentIDCompatibleWithSpireTPMPlugin(t *testing.T) {
 	}
 	if len(attrs.SelectorValues) == 0 || attrs.SelectorValues[0] != "pub_hash:"+hash {
 		t.Errorf("selectors %q", attrs.SelectorValues)
+	}
+}
+
+// certifiedSimulator serves the reference simulator over TCP with RSA and ECC
+// EK certificates from a new test CA, whose PEM path it returns.
+func certifiedSimulator(t *testing.T, caName string) (addr, caPath string, ca *tpmtest.CA) {
+	t.Helper()
+	sim := tpmtest.Simulator(t)
+	ca = tpmtest.NewCA(t, caName)
+	tpmtest.CertifyEKs(t, sim, ca, "id:494E5443", "PTT", "id:00020008")
+	return tpmtest.ServeSimulator(t, sim), ca.WritePEM(t), ca
+}
+
+func TestBadTrustDomainRefusedAtConfigure(t *testing.T) {
+	_, err := server.New().Configure(context.Background(), &configv1.ConfigureRequest{
+		CoreConfiguration: &configv1.CoreConfiguration{TrustDomain: "Not A Domain"},
+		HclConfiguration:  `bundled_ek_cas = true`,
+	})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), `trust domain "Not A Domain"`) {
+		t.Fatalf("err = %v", err)
 	}
 }
