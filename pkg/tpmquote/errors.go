@@ -34,6 +34,9 @@ const (
 	ReasonEventLog Reason = "eventlog_replay"
 	// ReasonIMALog: the IMA log does not replay to the quoted PCR 10.
 	ReasonIMALog Reason = "ima_replay"
+	// ReasonPCRBanks: the attester offers none of the PCR banks the verifier
+	// quotes.
+	ReasonPCRBanks Reason = "pcr_banks"
 	// ReasonSessionUsed: a challenge session verifies one response only.
 	ReasonSessionUsed Reason = "session_used"
 )

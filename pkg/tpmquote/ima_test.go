@@ -2,16 +2,11 @@ package tpmquote_test
 
 import (
 	"bytes"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-tpm/tpm2"
 
 	"github.com/hwattest/hwattest/internal/tpmtest"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
@@ -19,33 +14,13 @@ import (
 	"github.com/hwattest/hwattest/pkg/tpmquote/ima"
 )
 
-// imaNG returns an ASCII ima-ng line for a file and its template data.
-func imaNG(path string, content []byte) (line string, templateData []byte) {
-	d := sha256.Sum256(content)
-	dng := append([]byte("sha256:\x00"), d[:]...)
-	nng := append([]byte(path), 0)
-	var b bytes.Buffer
-	binary.Write(&b, binary.LittleEndian, uint32(len(dng)))
-	b.Write(dng)
-	binary.Write(&b, binary.LittleEndian, uint32(len(nng)))
-	b.Write(nng)
-	th := sha1.Sum(b.Bytes())
-	return fmt.Sprintf("10 %x ima-ng sha256:%x %s\n", th, d, path), b.Bytes()
-}
+var imaNG = tpmtest.IMANG
 
-// extendIMA extends PCR 10 in the sha1 and sha256 banks as the kernel does
-// for each entry: with the bank's hash of the template data, or all ones for
-// a violation.
+// extendIMA extends the simulator's PCR 10 for each entry, as the kernel does.
 func extendIMA(t *testing.T, sim *simTPM, entries []ima.Entry) {
 	t.Helper()
 	for _, e := range entries {
-		s1, s256 := sha1.Sum(e.TemplateData), sha256.Sum256(e.TemplateData)
-		d1, d256 := s1[:], s256[:]
-		if e.Violation() {
-			d1, d256 = bytes.Repeat([]byte{0xff}, 20), bytes.Repeat([]byte{0xff}, 32)
-		}
-		tpmtest.ExtendPCR(t, sim.tpm, tpm2.TPMAlgSHA1, 10, d1)
-		tpmtest.ExtendPCR(t, sim.tpm, tpm2.TPMAlgSHA256, 10, d256)
+		tpmtest.ExtendIMA(t, sim.tpm, e.TemplateData, e.Violation())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -93,6 +94,10 @@ func (v *Verifier) Challenge(att *Attestation) (*Challenge, *Session, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	pcrs, err := v.negotiate(att.PCRBanks)
+	if err != nil {
+		return nil, nil, err
+	}
 	encap, err := tpm2.ImportEncapsulationKey(ek.tpmPublic)
 	if err != nil {
 		return nil, nil, refuse(ReasonMalformed, "ek public: %w", err)
@@ -114,11 +119,29 @@ func (v *Verifier) Challenge(att *Attestation) (*Challenge, *Session, error) {
 		Credential:      idObject,
 		EncryptedSecret: encSecret,
 		Nonce:           nonce,
-		PCRs:            clonePCRSelection(v.pcrs),
+		PCRs:            pcrs,
 	}
 	s := &Session{v: v, att: att, ek: ek, ak: ak, secret: secret, nonce: nonce, pcrs: ch.PCRs,
 		ekChecks: ekChecks(ek)}
 	return ch, s, nil
+}
+
+// negotiate returns the verifier's selection narrowed to the offered banks
+// (all of it when the attester offers none explicitly).
+func (v *Verifier) negotiate(offered []HashAlg) (PCRSelection, error) {
+	sel := clonePCRSelection(v.pcrs)
+	if len(offered) == 0 {
+		return sel, nil
+	}
+	for alg := range sel {
+		if !slices.Contains(offered, alg) {
+			delete(sel, alg)
+		}
+	}
+	if len(sel) == 0 {
+		return nil, refuse(ReasonPCRBanks, "pcr banks: the verifier quotes %v, the attester offers %v", v.pcrs.Banks(), offered)
+	}
+	return sel, nil
 }
 
 func ekChecks(ek *EK) []Check {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"slices"
 )
 
 // Version is the evidence wire format version (docs/evidence.md). A decoder
@@ -66,6 +67,12 @@ type Attestation struct {
 	// TPM holds self-reported TPM properties (TPM2_GetCapability). They are
 	// informational: trusted facts come from the EK certificate.
 	TPM TPMInfo `json:"tpm"`
+	// PCRBanks are the banks the attester offers to quote: the TPM's active
+	// banks, narrowed by the attester's configuration. The verifier quotes
+	// the banks it is configured with that are offered; absent means all of
+	// them. It is a negotiation, not a fact: what a policy needs from a bank
+	// that is not quoted fails that policy.
+	PCRBanks []HashAlg `json:"pcr_banks,omitempty"`
 }
 
 // AKParameters describe an attestation key and prove that the TPM created it.
@@ -226,7 +233,23 @@ func (a *Attestation) check() error {
 		field("attestation: tpm.manufacturer", []byte(a.TPM.Manufacturer), MaxInfoSize, false),
 		field("attestation: tpm.vendor_string", []byte(a.TPM.VendorString), MaxInfoSize, false),
 		field("attestation: tpm.firmware_version", []byte(a.TPM.FirmwareVersion), MaxInfoSize, false),
+		checkBanks(a.PCRBanks),
 	)
+}
+
+func checkBanks(banks []HashAlg) error {
+	if len(banks) > len(hashAlgNames) {
+		return refuse(ReasonMalformed, "attestation: pcr_banks lists %d banks, at most %d", len(banks), len(hashAlgNames))
+	}
+	for i, b := range banks {
+		if !b.Valid() {
+			return refuse(ReasonMalformed, "attestation: pcr_banks: unknown bank %s", b)
+		}
+		if slices.Contains(banks[:i], b) {
+			return refuse(ReasonMalformed, "attestation: pcr_banks: %s listed twice", b)
+		}
+	}
+	return nil
 }
 
 func (c *Challenge) check() error {

@@ -34,6 +34,11 @@ type Config struct {
 	EventLogPath string `hcl:"event_log_path"`
 	// IMALogPath is the IMA log; empty sends none.
 	IMALogPath string `hcl:"ima_log_path"`
+	// PCRBanks narrows the banks offered for quoting (default: every
+	// active bank of the TPM).
+	PCRBanks []string `hcl:"pcr_banks"`
+
+	banks []tpmquote.HashAlg
 }
 
 func buildConfig(text string) (*Config, error) {
@@ -43,6 +48,14 @@ func buildConfig(text string) (*Config, error) {
 		if v := kv[1]; v != "" && v != string(attester.RSA) && v != string(attester.ECC) {
 			errs = append(errs, fmt.Errorf("%s %q: want rsa or ecc", kv[0], v))
 		}
+	}
+	for _, name := range c.PCRBanks {
+		alg, err := tpmquote.ParseHashAlg(name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pcr_banks: %w", err))
+			continue
+		}
+		c.banks = append(c.banks, alg)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -106,6 +119,7 @@ func (p *Plugin) AidAttestation(stream nodeattestorv1.NodeAttestor_AidAttestatio
 		AKPath:       c.AKPath,
 		EventLogPath: c.EventLogPath,
 		IMALogPath:   c.IMALogPath,
+		PCRBanks:     c.banks,
 	})
 	if err != nil {
 		return status.Errorf(codes.Internal, "%v", err)

@@ -17,12 +17,13 @@ func TestConfigErrorsTogether(t *testing.T) {
 	text := `tpm = "/dev/tpmrm0"
 ek_algorithm = "dsa"
 ak_algorithm = "ed25519"
+pcr_banks = ["sha256", "md5"]
 colour = "blue"`
 	_, err := p.Configure(context.Background(), &configv1.ConfigureRequest{HclConfiguration: text})
 	if status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("err = %v", err)
 	}
-	for _, want := range []string{`unknown configuration key "colour"`, `ek_algorithm "dsa": want rsa or ecc`, `ak_algorithm "ed25519": want rsa or ecc`} {
+	for _, want := range []string{`unknown configuration key "colour"`, `ek_algorithm "dsa": want rsa or ecc`, `ak_algorithm "ed25519": want rsa or ecc`, `pcr_banks: tpmquote: unknown hash algorithm "md5"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -68,6 +69,9 @@ type PolicyConfig struct {
 	// IMAAllowlist are the allowed hex file hashes in the IMA log (empty:
 	// not checked).
 	IMAAllowlist []string `hcl:"ima_allowlist"`
+	// IMAAllowlistPaths are files or directories in sha256sum's output
+	// format whose digests join IMAAllowlist (read at configure time).
+	IMAAllowlistPaths []string `hcl:"ima_allowlist_paths"`
 }
 
 // config is the validated, compiled configuration.
@@ -230,23 +234,56 @@ func loadHashes(paths []string) (map[string]bool, error) {
 		if name := filepath.Base(path); isHash(name) {
 			hashes[strings.ToLower(name)] = true
 		}
-		sc := bufio.NewScanner(strings.NewReader(string(b)))
-		for line := 1; sc.Scan(); line++ {
-			s := strings.TrimSpace(sc.Text())
+		return eachLine(path, b, func(line int, s string) error {
 			if i := strings.IndexByte(s, '#'); i >= 0 {
 				s = strings.TrimSpace(s[:i])
 			}
 			if s == "" {
-				continue
+				return nil
 			}
 			if !isHash(s) {
 				return fmt.Errorf("ek_hash_paths: %s line %d: not a hex SHA-256", path, line)
 			}
 			hashes[strings.ToLower(s)] = true
-		}
-		return sc.Err()
+			return nil
+		})
 	})
 	return hashes, err
+}
+
+// loadIMAAllowlist reads files in sha256sum's output format ("<hex>  <path>",
+// or a digest alone; lines starting with # are comments), so that an
+// operator can make one with `find /usr/bin -type f -exec sha256sum {} +`.
+// The path is informational: IMA allowlists match digests.
+func loadIMAAllowlist(paths []string, into map[string]bool) error {
+	return eachFile(paths, func(path string, b []byte) error {
+		return eachLine(path, b, func(line int, s string) error {
+			if s == "" || s[0] == '#' {
+				return nil
+			}
+			digest, _, _ := strings.Cut(s, " ")
+			if !isDigest(digest) {
+				return fmt.Errorf("%s line %d: %q is not a hex digest", path, line, digest)
+			}
+			into[strings.ToLower(digest)] = true
+			return nil
+		})
+	})
+}
+
+// eachLine calls fn with every line of b, trimmed, numbered from 1.
+func eachLine(path string, b []byte, fn func(line int, s string) error) error {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 64<<10)
+	for line := 1; sc.Scan(); line++ {
+		if err := fn(line, strings.TrimSpace(sc.Text())); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // listFiles returns the regular files named by paths, directories read one
@@ -366,6 +403,14 @@ func buildPolicies(blocks map[string]PolicyConfig, quoted tpmquote.PCRSelection)
 		if p.IMAAllowlist, err = hexSet(b.IMAAllowlist); err != nil {
 			errs = append(errs, fmt.Errorf("policy %q: ima_allowlist: %w", name, err))
 		}
+		if len(b.IMAAllowlistPaths) > 0 {
+			if p.IMAAllowlist == nil {
+				p.IMAAllowlist = map[string]bool{}
+			}
+			if err := loadIMAAllowlist(b.IMAAllowlistPaths, p.IMAAllowlist); err != nil {
+				errs = append(errs, fmt.Errorf("policy %q: ima_allowlist_paths: %w", name, err))
+			}
+		}
 		out = append(out, p)
 	}
 	return out, errs
@@ -378,10 +423,16 @@ func hexSet(list []string) (map[string]bool, error) {
 	}
 	set := map[string]bool{}
 	for _, h := range list {
-		if _, err := hex.DecodeString(h); err != nil || len(h) < 40 {
+		if !isDigest(h) {
 			return nil, fmt.Errorf("%q is not a hex digest", h)
 		}
 		set[strings.ToLower(h)] = true
 	}
 	return set, nil
+}
+
+// isDigest reports whether s is a hex digest of SHA-1 size or more.
+func isDigest(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil && len(s) >= 40
 }

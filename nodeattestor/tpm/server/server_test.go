@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-tpm/tpm2"
 	"github.com/spiffe/spire-plugin-sdk/pluginsdk"
 	"github.com/spiffe/spire-plugin-sdk/plugintest"
 	metricsv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/hostservice/common/metrics/v1"
@@ -155,6 +156,21 @@ event_log_path = "-"`, sw.Addr)
 		sc, ac := servePlugins(t, serverHCL+fmt.Sprintf("\ndeny_ek_hashes = [%q]", hash), agentHCL)
 		_, err := attest(t, sc, ac)
 		if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "EK "+hash+" is denied") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("bank the TPM lacks is not quoted", func(t *testing.T) {
+		// swtpm here has only sha256; a fleet-wide config also asks for sha1.
+		sc, ac := servePlugins(t, serverHCL+"\npcrs = { sha1 = [0, 7], sha256 = [0, 7] }", agentHCL)
+		attrs, err := attest(t, sc, ac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(attrs.SelectorValues, " "); !strings.Contains(got, "pcr:sha256:7:") {
+			t.Errorf("selectors %q", got)
+		}
+		sc, ac = servePlugins(t, serverHCL+"\npcrs = { sha1 = [0, 7], sha256 = [0, 7] }", agentHCL+"\npcr_banks = [\"sha1\"]")
+		if _, err := attest(t, sc, ac); status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "no active PCR bank to offer: active [sha256], configured [sha1]") {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -588,5 +604,66 @@ func TestBadTrustDomainRefusedAtConfigure(t *testing.T) {
 	})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), `trust domain "Not A Domain"`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestIMAAllowlistFiles: an IMA log replayed into swtpm's PCR 10 and sent by
+// the agent; a policy whose allowlist file (sha256sum format) lists every
+// measured file is satisfied, one that misses a file is not.
+func TestIMAAllowlistFiles(t *testing.T) {
+	sw := swtpmtest.Start(t, swtpmtest.Options{})
+	tpm, err := attester.Open(sw.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var log, sums strings.Builder
+	for i, path := range []string{"/usr/bin/a", "/usr/bin/b"} {
+		content := []byte(path)
+		line, td := tpmtest.IMANG(path, content)
+		tpmtest.ExtendIMA(t, tpm, td, false, tpm2.TPMAlgSHA256)
+		log.WriteString(line)
+		if i == 0 {
+			fmt.Fprintf(&sums, "# made with sha256sum\n%x  %s\n", sha256.Sum256(content), path)
+		}
+	}
+	tpm.Close()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	imaLog := write("ascii_runtime_measurements", log.String())
+	partial := write("partial.sha256sum", sums.String())
+	full := write("full.sha256sum", sums.String()+fmt.Sprintf("%x  /usr/bin/b\n", sha256.Sum256([]byte("/usr/bin/b"))))
+	serverHCL := fmt.Sprintf(`ek_ca_paths = [%q, %q]
+pcrs = { sha256 = [0, 7, 10] }
+policy "runtime" {
+  ima_allowlist_paths = [%q]
+}
+policy "runtime-partial" {
+  ima_allowlist_paths = [%q]
+}`, sw.RootCAPath, sw.IssuerCAPath, full, partial)
+	agentHCL := fmt.Sprintf("tpm = %q\nevent_log_path = \"-\"\nima_log_path = %q", sw.Addr, imaLog)
+	sc, ac := servePlugins(t, serverHCL, agentHCL)
+	attrs, err := attest(t, sc, ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(attrs.SelectorValues, " ")
+	if !strings.Contains(got, "policy:runtime") || strings.Contains(got, "policy:runtime-partial") {
+		t.Errorf("selectors %q: want policy:runtime and not policy:runtime-partial", got)
+	}
+
+	bad := write("bad.sha256sum", "not-a-digest  /usr/bin/a\n")
+	p := server.New()
+	_, err = p.Configure(context.Background(), &configv1.ConfigureRequest{
+		CoreConfiguration: &configv1.CoreConfiguration{TrustDomain: td},
+		HclConfiguration:  fmt.Sprintf("bundled_ek_cas = true\npolicy \"x\" {\n  ima_allowlist_paths = [%q]\n}", bad),
+	})
+	if want := fmt.Sprintf(`policy "x": ima_allowlist_paths: %s line 1: "not-a-digest" is not a hex digest`, bad); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
 	}
 }

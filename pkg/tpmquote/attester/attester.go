@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/google/go-tpm/tpm2"
@@ -35,6 +36,9 @@ type Config struct {
 	EventLogPath string
 	// IMALogPath is the IMA log; "" sends none. A missing file sends none.
 	IMALogPath string
+	// PCRBanks narrows the banks offered for quoting; empty offers every
+	// active bank. A challenge for another bank is refused.
+	PCRBanks []tpmquote.HashAlg
 }
 
 // Session is one attestation against one TPM. It holds the loaded EK and AK;
@@ -44,6 +48,7 @@ type Session struct {
 	cfg     Config
 	ek      *EK
 	ak      tpm2.NamedHandle
+	banks   []tpmquote.HashAlg
 	flushes []tpm2.TPMHandle
 }
 
@@ -64,6 +69,11 @@ func Begin(tpm transport.TPM, cfg Config) (s *Session, att *tpmquote.Attestation
 		return nil, nil, err
 	}
 	s = &Session{tpm: tpm, cfg: cfg}
+	banks, err := offeredBanks(tpm, cfg.PCRBanks)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.banks = banks
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -92,6 +102,7 @@ func Begin(tpm transport.TPM, cfg Config) (s *Session, att *tpmquote.Attestation
 		EKPublic:      tpm2.Marshal(*ek.Public),
 		AK:            *ak,
 		TPM:           info,
+		PCRBanks:      s.banks,
 	}, nil
 }
 
@@ -103,6 +114,11 @@ func (s *Session) EK() *EK { return s.ek }
 // the logs. The quote comes before the logs are read, so the logs hold at
 // least what the quote covers.
 func (s *Session) Respond(ch *tpmquote.Challenge) (*tpmquote.Response, error) {
+	for _, alg := range ch.PCRs.Banks() {
+		if !slices.Contains(s.banks, alg) {
+			return nil, errorf("challenge asks for PCR bank %s, offered only %v", alg, s.banks)
+		}
+	}
 	secret, err := tpm2.ActivateCredential{
 		ActivateHandle: tpm2.AuthHandle{Handle: s.ak.Handle, Name: s.ak.Name, Auth: tpm2.PasswordAuth(nil)},
 		KeyHandle:      tpm2.AuthHandle{Handle: s.ek.handle, Name: s.ek.name, Auth: s.ek.auth()},
@@ -236,6 +252,35 @@ func tpmInfo(tpm transport.TPM) (tpmquote.TPMInfo, error) {
 		VendorString:    ascii(tpm2.TPMPTVendorString1, tpm2.TPMPTVendorString2, tpm2.TPMPTVendorString3, tpm2.TPMPTVendorString4),
 		FirmwareVersion: fmt.Sprintf("%d.%d.%d.%d", fw1>>16, fw1&0xffff, fw2>>16, fw2&0xffff),
 	}, nil
+}
+
+// offeredBanks returns the TPM's active PCR banks (those with at least one PCR
+// allocated) that hwattest knows, narrowed to want when it is not empty.
+func offeredBanks(tpm transport.TPM, want []tpmquote.HashAlg) ([]tpmquote.HashAlg, error) {
+	rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapPCRs, PropertyCount: 1}.Execute(tpm)
+	if err != nil {
+		return nil, errorf("read PCR banks: %w", err)
+	}
+	sels, err := rsp.CapabilityData.Data.AssignedPCR()
+	if err != nil {
+		return nil, errorf("read PCR banks: %w", err)
+	}
+	var active, offered []tpmquote.HashAlg
+	for _, sel := range sels.PCRSelections {
+		alg := tpmquote.HashAlg(sel.Hash)
+		if alg.Valid() && slices.ContainsFunc(sel.PCRSelect, func(b byte) bool { return b != 0 }) {
+			active = append(active, alg)
+		}
+	}
+	for _, alg := range active {
+		if len(want) == 0 || slices.Contains(want, alg) {
+			offered = append(offered, alg)
+		}
+	}
+	if len(offered) == 0 {
+		return nil, errorf("no active PCR bank to offer: active %v, configured %v", active, want)
+	}
+	return offered, nil
 }
 
 func checkAlg(what string, a KeyAlgorithm) error {
