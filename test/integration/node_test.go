@@ -48,11 +48,22 @@ func newNode(t *testing.T, opts swtpmtest.Options) *node {
 		t.Fatal(err)
 	}
 	n.logPath = harness.WriteFile(t, n.dir, "binary_bios_measurements", string(raw))
+	n.replayBoot(t)
+	n.ekHash = ekHash(t, n)
+	return n
+}
+
+// replayBoot extends the boot log's measurements into the TPM's PCRs, as
+// firmware does at every boot.
+func (n *node) replayBoot(t *testing.T) {
+	t.Helper()
+	raw, err := os.ReadFile(n.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n.withTPM(t, func(tpm transport.TPM) {
 		tpmtest.ReplayEventLog(t, tpm, raw, []tpm2.TPMAlgID{tpm2.TPMAlgSHA256}, 7)
 	})
-	n.ekHash = ekHash(t, n)
-	return n
 }
 
 // withTPM opens the node's TPM for fn and closes it again (swtpm serves
@@ -70,9 +81,13 @@ func (n *node) withTPM(t *testing.T, fn func(transport.TPM)) {
 	fn(tpm)
 }
 
-// agentConfig is the agent plugin's configuration for this node.
-func (n *node) agentConfig() string {
-	return fmt.Sprintf("tpm = %q\nevent_log_path = %q\nak_path = %q", n.tpm.Addr, n.logPath, filepath.Join(n.dir, "ak.json"))
+// agentConfig is the agent plugin's configuration for this node, sending
+// its boot log.
+func (n *node) agentConfig() string { return n.agentConfigLog(n.logPath) }
+
+// agentConfigLog is agentConfig with another event_log_path ("-": none).
+func (n *node) agentConfigLog(path string) string {
+	return fmt.Sprintf("tpm = %q\nevent_log_path = %q\nak_path = %q", n.tpm.Addr, path, filepath.Join(n.dir, "ak.json"))
 }
 
 // caConfig trusts the node's EK CA chain.

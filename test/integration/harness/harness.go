@@ -216,13 +216,32 @@ func (p *Process) LogText() string {
 // WaitLog waits until the log contains s or the timeout passes.
 func (p *Process) WaitLog(tb testing.TB, s string, timeout time.Duration) {
 	tb.Helper()
+	p.WaitLogCount(tb, s, 1, timeout)
+}
+
+// WaitLogCount waits until the log contains s at least n times.
+func (p *Process) WaitLogCount(tb testing.TB, s string, n int, timeout time.Duration) {
+	tb.Helper()
 	if err := Eventually(timeout, func() error {
-		if strings.Contains(p.LogText(), s) {
-			return nil
+		if got := p.LogCount(s); got < n {
+			return fmt.Errorf("%s log has %q %d times, want %d", p.Name, s, got, n)
 		}
-		return fmt.Errorf("%s log lacks %q", p.Name, s)
+		return nil
 	}); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// LogCount counts s in the log.
+func (p *Process) LogCount(s string) int { return strings.Count(p.LogText(), s) }
+
+// WaitExit waits for the process to exit.
+func (p *Process) WaitExit(tb testing.TB, timeout time.Duration) {
+	tb.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		tb.Fatalf("%s still runs after %s", p.Name, timeout)
 	}
 }
 

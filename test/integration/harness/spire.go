@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -34,6 +36,9 @@ type ServerConfig struct {
 	Port int
 	// ExtraPlugins are more plugin blocks, verbatim.
 	ExtraPlugins string
+	// DataFile puts the tpm plugin's configuration in a plugin_data_file,
+	// which Reconfigure rewrites (SPIRE re-reads it on SIGUSR1).
+	DataFile bool
 }
 
 // Server is a running spire-server.
@@ -93,17 +98,52 @@ plugins {
   NodeAttestor "tpm" {
     plugin_cmd      = %q
     plugin_checksum = %q
-    plugin_data {
 %s
-    }
   }
 %s}
 `, cfg.Port, s.Socket, TrustDomain, filepath.Join(cfg.Dir, "data"), ttls, cfg.DataStore,
-		filepath.Join(cfg.Dir, "keys.json"), plugin.Path, plugin.Checksum, cfg.NodeAttestor, cfg.ExtraPlugins)
+		filepath.Join(cfg.Dir, "keys.json"), plugin.Path, plugin.Checksum, pluginData(tb, cfg), cfg.ExtraPlugins)
 	confPath := WriteFile(tb, cfg.Dir, "server.conf", conf)
 	s.Process = Start(tb, cfg.Dir, "spire-server", bin, "run", "-config", confPath)
 	s.WaitHealthy(tb)
 	return s
+}
+
+// pluginData is the tpm plugin's data: inline, or in a file.
+func pluginData(tb testing.TB, cfg ServerConfig) string {
+	if !cfg.DataFile {
+		return "    plugin_data {\n" + cfg.NodeAttestor + "\n    }"
+	}
+	return fmt.Sprintf("    plugin_data_file = %q", WriteFile(tb, cfg.Dir, "tpm-server.hcl", cfg.NodeAttestor))
+}
+
+// Reconfigure rewrites the tpm plugin's data file (ServerConfig.DataFile)
+// and signals the server to re-read it, as an operator would, then waits for
+// SPIRE to confirm.
+func (s *Server) Reconfigure(tb testing.TB, nodeAttestor string) {
+	tb.Helper()
+	if !s.Config.DataFile {
+		tb.Fatal("Reconfigure needs ServerConfig.DataFile")
+	}
+	before := strings.Count(s.LogText(), "Plugin reconfigured")
+	WriteFile(tb, s.Dir, "tpm-server.hcl", nodeAttestor)
+	if err := s.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		tb.Fatal(err)
+	}
+	if err := Eventually(30*time.Second, func() error {
+		if strings.Count(s.LogText(), "Plugin reconfigured") > before {
+			return nil
+		}
+		var lines []string
+		for _, l := range strings.Split(s.LogText(), "\n") {
+			if strings.Contains(strings.ToLower(l), "configur") {
+				lines = append(lines, l)
+			}
+		}
+		return fmt.Errorf("spire-server did not reconfigure the plugin:\n%s", strings.Join(lines, "\n"))
+	}); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // WaitHealthy waits until the server answers its health check.
