@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/hwattest/hwattest/internal/tpmtest"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 	"github.com/hwattest/hwattest/pkg/tpmquote/attester"
