@@ -77,7 +77,7 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 	}
 	res, agentID, err := p.attest(stream, c)
 	elapsed := time.Since(start)
-	fields := []any{"duration", elapsed}
+	fields := []any{"duration", elapsed.String()}
 	if res != nil {
 		fields = append(fields, "ek_hash", res.EKHash)
 	}

@@ -146,6 +146,24 @@ func (s *Server) Reconfigure(tb testing.TB, nodeAttestor string) {
 	}
 }
 
+// AuthorityID is the server's X.509 authority ID (its CA's subject key ID
+// in hex), as the server logs it when the CA is activated.
+func (s *Server) AuthorityID(tb testing.TB) string {
+	tb.Helper()
+	for _, line := range strings.Split(s.LogText(), "\n") {
+		if !strings.Contains(line, `msg="X509 CA activated"`) {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "local_authority_id="); ok {
+				return v
+			}
+		}
+	}
+	tb.Fatal("spire-server did not log its X509 CA")
+	return ""
+}
+
 // WaitHealthy waits until the server answers its health check.
 func (s *Server) WaitHealthy(tb testing.TB) {
 	tb.Helper()
@@ -198,8 +216,11 @@ func (s *Server) BundlePath(tb testing.TB, dir string) string {
 type AgentConfig struct {
 	// NodeAttestor is the `plugin_data` body of our tpm agent plugin.
 	NodeAttestor string
-	// Servers are the servers; the agent talks to the first.
+	// Server is the server the agent bootstraps its bundle from and talks
+	// to.
 	Server *Server
+	// ServerPort, when set, replaces the server's port (a Proxy in front).
+	ServerPort int
 	// Dir is the agent's directory; empty makes one.
 	Dir string
 	// ExtraPlugins are more plugin blocks, verbatim.
@@ -245,6 +266,10 @@ func startAgent(tb testing.TB, cfg AgentConfig) *Agent {
 		}
 	}
 	a := &Agent{Bin: bin, Dir: cfg.Dir, Socket: filepath.Join(cfg.Dir, "public", "workload.sock"), Config: cfg}
+	port := cfg.Server.Port
+	if cfg.ServerPort != 0 {
+		port = cfg.ServerPort
+	}
 	conf := fmt.Sprintf(`agent {
   data_dir          = %q
   log_level         = "DEBUG"
@@ -271,7 +296,7 @@ plugins {
     plugin_data {}
   }
 %s}
-`, filepath.Join(cfg.Dir, "data"), cfg.Server.Port, a.Socket, filepath.Join(cfg.Dir, "admin", "admin.sock"),
+`, filepath.Join(cfg.Dir, "data"), port, a.Socket, filepath.Join(cfg.Dir, "admin", "admin.sock"),
 		cfg.Server.BundlePath(tb, cfg.Dir), TrustDomain, plugin.Path, plugin.Checksum, cfg.NodeAttestor, cfg.ExtraPlugins)
 	confPath := WriteFile(tb, cfg.Dir, "agent.conf", conf)
 	a.Process = Start(tb, cfg.Dir, "spire-agent", bin, "run", "-config", confPath)
