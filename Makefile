@@ -1,7 +1,11 @@
 # hwattest: hardware-attested workload identity for SPIRE.
 #
-#   make test   install what the tests need (or say what is missing), then go vet and
-#               every test with the race detector (fuzz seed corpora included)
+#   make demo   end-to-end attestation: a software TPM (or /dev/tpmrm0 when present),
+#               real SPIRE server and agent with our plugins, a workload SVID
+#   make test   install what the tests need (or say what is missing), build SPIRE
+#               v1.13.3 once (cached), then go vet and every test with the race
+#               detector: unit tests, fuzz seed corpora, and the integration suite
+#               against real SPIRE, swtpm and PostgreSQL
 #   make fuzz   run every fuzz target for FUZZTIME (default 60s) each
 #   make bench  the verification benchmark against its crypto floor
 #   make deps   install the system packages the tests need (Debian, as root)
@@ -9,15 +13,23 @@
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: test vet unit fuzz bench deps
+.PHONY: test vet unit fuzz bench deps demo spire
 
 test: deps vet unit
 
 vet:
 	$(GO) vet ./...
 
+# The integration tests find SPIRE through HWATTEST_SPIRE_BIN; spire-bin builds
+# it into ~/.cache/hwattest on the first run only.
 unit:
-	$(GO) test -race -count=1 ./...
+	HWATTEST_SPIRE_BIN="$$(./test/integration/spire-bin)" $(GO) test -race -count=1 -timeout 20m ./...
+
+spire:
+	@./test/integration/spire-bin
+
+demo: deps
+	@./examples/quickstart/run.sh
 
 # Each fuzz target on its own (go test -fuzz takes one target per package).
 FUZZ_TARGETS = \
