@@ -39,49 +39,10 @@ func TestEvidenceReplayRefused(t *testing.T) {
 	n := newNode(t, swtpmtest.Options{})
 	server := harness.StartServer(t, harness.ServerConfig{NodeAttestor: n.caConfig()})
 	dir := harness.Dir(t)
-	bundle, err := x509bundle.Load(spiffeid.RequireTrustDomainFromString(harness.TrustDomain), server.BundlePath(t, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverID := spiffeid.RequireFromString("spiffe://" + harness.TrustDomain + "/spire/server")
-	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", server.Port),
-		grpc.WithTransportCredentials(credentials.NewTLS(tlsconfig.TLSClientConfig(bundle, tlsconfig.AuthorizeID(serverID)))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	client := agentv1.NewAgentClient(conn)
+	client := agentAPI(t, server, dir)
 	cfg := attester.Config{EventLogPath: n.logPath, AKPath: filepath.Join(dir, "ak.json")}
-
-	// attest runs one attestation; answer builds the challenge response from
-	// the TPM (nil: the recorded one is sent instead).
 	attest := func(payload []byte, answer func(challenge []byte) []byte) (*agentv1.AttestAgentResponse_Result, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		stream, err := client.AttestAgent(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if err := stream.Send(&agentv1.AttestAgentRequest{Step: &agentv1.AttestAgentRequest_Params_{Params: &agentv1.AttestAgentRequest_Params{
-			Data:   &types.AttestationData{Type: "tpm", Payload: payload},
-			Params: &agentv1.AgentX509SVIDParams{Csr: csr(t)},
-		}}}); err != nil {
-			return nil, err
-		}
-		resp, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		if err := stream.Send(&agentv1.AttestAgentRequest{Step: &agentv1.AttestAgentRequest_ChallengeResponse{
-			ChallengeResponse: answer(resp.GetChallenge()),
-		}}); err != nil {
-			return nil, err
-		}
-		resp, err = stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		return resp.GetResult(), nil
+		return attestAgent(t, client, payload, answer)
 	}
 
 	var recordedPayload, recordedResponse []byte
@@ -135,6 +96,54 @@ func TestEvidenceReplayRefused(t *testing.T) {
 		wantRefused(t, err)
 	})
 	server.WaitLogCount(t, "reason=activation_failed", 2, 10*time.Second)
+}
+
+// agentAPI connects to the server's agent API as an agent bootstrapped with
+// the server's bundle does.
+func agentAPI(t *testing.T, server *harness.Server, dir string) agentv1.AgentClient {
+	t.Helper()
+	bundle, err := x509bundle.Load(spiffeid.RequireTrustDomainFromString(harness.TrustDomain), server.BundlePath(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverID := spiffeid.RequireFromString("spiffe://" + harness.TrustDomain + "/spire/server")
+	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", server.Port),
+		grpc.WithTransportCredentials(credentials.NewTLS(tlsconfig.TLSClientConfig(bundle, tlsconfig.AuthorizeID(serverID)))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return agentv1.NewAgentClient(conn)
+}
+
+// attestAgent runs one AttestAgent exchange: payload, then answer(challenge).
+func attestAgent(t *testing.T, client agentv1.AgentClient, payload []byte, answer func(challenge []byte) []byte) (*agentv1.AttestAgentResponse_Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := client.AttestAgent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Send(&agentv1.AttestAgentRequest{Step: &agentv1.AttestAgentRequest_Params_{Params: &agentv1.AttestAgentRequest_Params{
+		Data:   &types.AttestationData{Type: "tpm", Payload: payload},
+		Params: &agentv1.AgentX509SVIDParams{Csr: csr(t)},
+	}}}); err != nil {
+		return nil, err
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Send(&agentv1.AttestAgentRequest{Step: &agentv1.AttestAgentRequest_ChallengeResponse{
+		ChallengeResponse: answer(resp.GetChallenge()),
+	}}); err != nil {
+		return nil, err
+	}
+	resp, err = stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetResult(), nil
 }
 
 func wantRefused(t *testing.T, err error) {

@@ -36,6 +36,8 @@ type ServerConfig struct {
 	Port int
 	// ExtraPlugins are more plugin blocks, verbatim.
 	ExtraPlugins string
+	// ServerExtra is more of the server block, verbatim.
+	ServerExtra string
 	// DataFile puts the tpm plugin's configuration in a plugin_data_file,
 	// which Reconfigure rewrites (SPIRE re-reads it on SIGUSR1).
 	DataFile bool
@@ -74,6 +76,7 @@ func StartServer(tb testing.TB, cfg ServerConfig) *Server {
 	if cfg.X509SVIDTTL != "" {
 		ttls += fmt.Sprintf("  default_x509_svid_ttl = %q\n", cfg.X509SVIDTTL)
 	}
+	ttls += cfg.ServerExtra
 	s := &Server{Bin: bin, Dir: cfg.Dir, Port: cfg.Port, Socket: filepath.Join(cfg.Dir, "api.sock"), Config: cfg}
 	conf := fmt.Sprintf(`server {
   bind_address = "127.0.0.1"

@@ -1,0 +1,98 @@
+package integration_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/hwattest/hwattest/internal/swtpmtest"
+	"github.com/hwattest/hwattest/pkg/tpmquote"
+	"github.com/hwattest/hwattest/pkg/tpmquote/attester"
+	"github.com/hwattest/hwattest/test/integration/harness"
+)
+
+// TestAttestationLatency measures 20 node attestations through a real SPIRE
+// server on swtpm and reports the median, and how much of it the TPM
+// commands take (opening the TPM, EK and AK, activation, quote, PCR read: the
+// attester's Begin and Respond); the rest is the evidence's trip through
+// SPIRE (TLS, gRPC, the server plugin's verification, signing the agent
+// SVID, the datastore). The test plays the agent with our attester library
+// against SPIRE's AttestAgent API, as spire-agent's plugin does, so that
+// each part can be timed; the agent process itself is not included. It
+// reports; it asserts nothing about time.
+//
+//	HWATTEST_BENCH=1 go test -run TestAttestationLatency -v ./test/integration/
+func TestAttestationLatency(t *testing.T) {
+	if os.Getenv("HWATTEST_BENCH") != "1" {
+		t.Skip("set HWATTEST_BENCH=1 to measure")
+	}
+	n := newNode(t, swtpmtest.Options{})
+	// SPIRE limits node attestations to one per second per caller address by
+	// default; that limit would be all this measures.
+	t.Run("rate limit off", func(t *testing.T) {
+		measureAttestations(t, n, "  ratelimit {\n    attestation = false\n  }\n")
+	})
+	t.Run("SPIRE default rate limit", func(t *testing.T) {
+		measureAttestations(t, n, "")
+	})
+}
+
+func measureAttestations(t *testing.T, n *node, serverExtra string) {
+	server := harness.StartServer(t, harness.ServerConfig{NodeAttestor: n.caConfig(), ServerExtra: serverExtra})
+	dir := harness.Dir(t)
+	client := agentAPI(t, server, dir)
+	cfg := attester.Config{EventLogPath: n.logPath, AKPath: filepath.Join(dir, "ak.json")}
+
+	const runs = 20
+	var total, tpmTime []time.Duration
+	for i := 0; i < runs+1; i++ { // the first run creates the persisted AK: not counted
+		var inTPM time.Duration
+		start := time.Now()
+		n.withTPM(t, func(tpm transport.TPM) {
+			begin := time.Now()
+			s, att, err := attester.Begin(tpm, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			inTPM += time.Since(begin)
+			payload, err := att.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = attestAgent(t, client, payload, func(challenge []byte) []byte {
+				ch, err := tpmquote.DecodeChallenge(challenge)
+				if err != nil {
+					t.Fatal(err)
+				}
+				respond := time.Now()
+				r, err := s.Respond(ch)
+				inTPM += time.Since(respond)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := r.Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		if i > 0 {
+			total = append(total, time.Since(start))
+			tpmTime = append(tpmTime, inTPM)
+		}
+	}
+	med := func(d []time.Duration) time.Duration { s := slices.Clone(d); slices.Sort(s); return s[len(s)/2] }
+	mt, mp := med(total), med(tpmTime)
+	t.Logf("node attestation through SPIRE on swtpm, %d runs: median %v (min %v, max %v); TPM commands median %v (%.0f%%); the rest (SPIRE + our verification + TLS/gRPC) %v",
+		runs, mt.Round(100*time.Microsecond), slices.Min(total).Round(100*time.Microsecond), slices.Max(total).Round(100*time.Microsecond),
+		mp.Round(100*time.Microsecond), 100*float64(mp)/float64(mt), (mt - mp).Round(100*time.Microsecond))
+}
