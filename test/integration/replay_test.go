@@ -166,4 +166,3 @@ func csr(t *testing.T) []byte {
 	}
 	return der
 }
-
