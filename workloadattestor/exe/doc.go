@@ -28,10 +28,10 @@
 //
 // # Errors
 //
-// A PID that does not exist (the process exited) is an error (NotFound),
-// as in SPIRE's unix attestor: the agent cannot say anything true about a
-// process that is gone, and every live process has an executable, so "not
-// mine, no selectors" does not apply. A process without an executable
+// A PID that does not exist (the process exited) is an error (NotFound):
+// the agent cannot say anything true about a process that is gone, and
+// every live process has an executable, so "not mine, no selectors" does
+// not apply (SPIRE's unix attestor fails too, with Internal). A process without an executable
 // (kernel thread, zombie) is FailedPrecondition, as is a deleted, replaced
 // or changing executable; one larger than max_hash_size is
 // ResourceExhausted; local I/O faults (the agent lacks the privilege to

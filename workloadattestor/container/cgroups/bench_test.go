@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkParse parses a Kubernetes container's full cgroup (v1, 13
-// lines) and mountinfo (45 lines).
+// lines) and mountinfo (36 lines).
 func BenchmarkParse(b *testing.B) {
 	cg := readFixture(b, "hybrid-k8s-containerd-systemd", "cgroup")
 	mi := readFixture(b, "hybrid-k8s-containerd-systemd", "mountinfo")
