@@ -40,7 +40,9 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote:FuzzVerifyAK \
 	./pkg/tpmquote:FuzzEventLog \
 	./pkg/tpmquote:FuzzQuote \
-	./pkg/tpmquote/ima:FuzzParse
+	./pkg/tpmquote/ima:FuzzParse \
+	./workloadattestor/container/cgroups:FuzzParseCgroup \
+	./workloadattestor/container/cgroups:FuzzParseMountinfo
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
