@@ -3,9 +3,6 @@ package exe
 import (
 	"crypto"
 	"errors"
-	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/hwattest/hwattest/internal/readfile"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 	"github.com/hwattest/hwattest/pkg/tpmquote/attester"
 	"github.com/hwattest/hwattest/pkg/tpmquote/ima"
@@ -107,7 +105,7 @@ func (a *imaAnchor) lookup(sum digest) bool {
 // grown reports whether the kernel's measurement list holds entries the
 // verified log does not cover. The caller holds a.mu.
 func (a *imaAnchor) grown() bool {
-	b, err := readLimited(filepath.Join(filepath.Dir(a.cfg.logPath), countFile), 32)
+	b, err := readfile.Limited(filepath.Join(filepath.Dir(a.cfg.logPath), countFile), 32)
 	if err != nil {
 		return false
 	}
@@ -147,7 +145,7 @@ func (a *imaAnchor) load() (*ima.Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := readLimited(a.cfg.logPath, ima.MaxLogSize)
+	raw, err := readfile.Limited(a.cfg.logPath, ima.MaxLogSize)
 	if err != nil {
 		return nil, err
 	}
@@ -168,22 +166,4 @@ func readPCR10(addr string) ([]byte, error) {
 		return nil, err
 	}
 	return vals[tpmquote.SHA256][ima.MeasurePCR], nil
-}
-
-// readLimited reads a file of at most limit bytes. securityfs files report
-// size 0, so it reads one byte past the limit instead of trusting stat.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return b, nil
 }

@@ -3,15 +3,14 @@ package attester
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
+	"github.com/hwattest/hwattest/internal/readfile"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 )
 
@@ -196,23 +195,14 @@ func ReadPCRs(tpm transport.TPM, sel tpmquote.PCRSelection) (tpmquote.PCRValues,
 
 // readLog reads a log file of at most limit bytes; a missing file is no log.
 func readLog(path string, limit int) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := readfile.Limited(path, int64(limit))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, errorf("read log: %w", err)
 	}
-	defer f.Close()
-	// securityfs reports size 0: read up to one byte past the limit.
-	buf, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
-	if err != nil {
-		return nil, errorf("read log %s: %w", path, err)
-	}
-	if len(buf) > limit {
-		return nil, errorf("log %s is larger than %d bytes", path, limit)
-	}
-	return buf, nil
+	return b, nil
 }
 
 // tpmInfo reads the TPM's self-reported manufacturer, vendor string and

@@ -204,6 +204,32 @@ func (p *Process) Exited() (bool, error) {
 	}
 }
 
+// waitHealthy calls check until it passes, for 60 s, failing at once when
+// the process exits.
+func (p *Process) waitHealthy(tb testing.TB, check func(context.Context) error) {
+	tb.Helper()
+	err := Eventually(60*time.Second, func() error {
+		if exited, err := p.Exited(); exited {
+			return Permanent(fmt.Errorf("%s exited: %v", p.Name, err))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return check(ctx)
+	})
+	if err != nil {
+		tb.Fatalf("%s not healthy: %v", p.Name, err)
+	}
+}
+
+// restart stops the process and starts bin again with `run -config
+// <its directory>/<config>`.
+func (p *Process) restart(tb testing.TB, bin, config string) *Process {
+	tb.Helper()
+	p.Stop()
+	dir := filepath.Dir(p.Log)
+	return Start(tb, dir, p.Name, bin, "run", "-config", filepath.Join(dir, config))
+}
+
 // Done is closed when the process exits.
 func (p *Process) Done() <-chan struct{} { return p.done }
 

@@ -170,24 +170,17 @@ func (s *Server) AuthorityID(tb testing.TB) string {
 // WaitHealthy waits until the server answers its health check.
 func (s *Server) WaitHealthy(tb testing.TB) {
 	tb.Helper()
-	err := Eventually(60*time.Second, func() error {
-		if exited, err := s.Exited(); exited {
-			return Permanent(fmt.Errorf("spire-server exited: %v", err))
-		}
-		_, err := s.CLI(context.Background(), "healthcheck")
+	s.waitHealthy(tb, func(ctx context.Context) error {
+		_, err := s.CLI(ctx, "healthcheck")
 		return err
 	})
-	if err != nil {
-		tb.Fatalf("spire-server not healthy: %v", err)
-	}
 }
 
 // Restart stops the server and starts it again with the same directory,
 // port and configuration.
 func (s *Server) Restart(tb testing.TB) {
 	tb.Helper()
-	s.Stop()
-	s.Process = Start(tb, s.Dir, "spire-server", s.Bin, "run", "-config", filepath.Join(s.Dir, "server.conf"))
+	s.Process = s.restart(tb, s.Bin, "server.conf")
 	s.WaitHealthy(tb)
 }
 
@@ -309,27 +302,17 @@ plugins {
 // WaitHealthy waits until the agent answers its health check.
 func (a *Agent) WaitHealthy(tb testing.TB) {
 	tb.Helper()
-	err := Eventually(60*time.Second, func() error {
-		if exited, err := a.Exited(); exited {
-			return Permanent(fmt.Errorf("spire-agent exited: %v", err))
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
+	a.waitHealthy(tb, func(ctx context.Context) error {
 		_, err := Run(ctx, a.Bin, "healthcheck", "-socketPath", a.Socket)
 		return err
 	})
-	if err != nil {
-		tb.Fatalf("spire-agent not healthy: %v", err)
-	}
 }
 
 // Restart stops the agent and starts it again with the same directory and
-// configuration (it re-attests: our attestor is re-attestable, so SPIRE
-// does not keep the old SVID as a reason to skip attestation).
+// configuration; it attests again (its key was in memory).
 func (a *Agent) Restart(tb testing.TB) {
 	tb.Helper()
-	a.Stop()
-	a.Process = Start(tb, a.Dir, "spire-agent", a.Bin, "run", "-config", filepath.Join(a.Dir, "agent.conf"))
+	a.Process = a.restart(tb, a.Bin, "agent.conf")
 	a.WaitHealthy(tb)
 }
 

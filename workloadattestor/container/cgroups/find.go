@@ -2,10 +2,10 @@ package cgroups
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/hwattest/hwattest/internal/readfile"
 )
 
 // Find returns the container process pid runs in, from proc/PID/cgroup and,
@@ -15,10 +15,10 @@ import (
 // A process that exits meanwhile is an error wrapping fs.ErrNotExist.
 func Find(proc string, pid int) (c Container, ok bool, err error) {
 	dir := filepath.Join(proc, strconv.Itoa(pid))
-	cgroup, err := readLimited(filepath.Join(dir, "cgroup"), MaxCgroupSize)
+	cgroup, err := readfile.Limited(filepath.Join(dir, "cgroup"), MaxCgroupSize)
 	if err == nil {
 		c, ok, err = identify(cgroup, func() ([]byte, error) {
-			return readLimited(filepath.Join(dir, "mountinfo"), MaxMountinfoSize)
+			return readfile.Limited(filepath.Join(dir, "mountinfo"), MaxMountinfoSize)
 		})
 	}
 	if err != nil {
@@ -76,22 +76,4 @@ func identify(cgroup []byte, mountinfo func() ([]byte, error)) (Container, bool,
 		e.add(m)
 	}
 	return e.container()
-}
-
-// readLimited reads a file of at most limit bytes; procfs reports size 0,
-// so it reads one byte past the limit instead of trusting stat.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return b, nil
 }
