@@ -65,6 +65,13 @@ func replayBootLog(raw []byte, quoted PCRValues) (boot *Boot, err error) {
 	}
 	boot.Events = len(events)
 	boot.SecureBoot = secureBootState(events, evBank)
+	n := 0
+	for _, e := range events {
+		if componentTypes[e.Type] {
+			n++
+		}
+	}
+	boot.Components = make([]BootComponent, 0, n)
 	for _, e := range events {
 		if c, ok := component(e, evBank); ok {
 			boot.Components = append(boot.Components, c)
@@ -105,7 +112,7 @@ func secureBootState(events []attest.Event, bank HashAlg) SecureBoot {
 		if !ok || name != "SecureBoot" {
 			continue
 		}
-		if !bytes.Equal(hashOf(bank.Hash(), e.Data), e.Digest) {
+		if !hashMatches(bank.Hash(), e.Data, e.Digest) {
 			return SecureBoot{Detail: "SecureBoot variable event: digest does not cover its data"}
 		}
 		if len(value) != 1 {
@@ -177,7 +184,7 @@ func component(e attest.Event, bank HashAlg) (BootComponent, bool) {
 	// loader commands and firmware versions); images are measured by their
 	// Authenticode hash and their data is an unverified load event.
 	if dataMeasured[e.Type] {
-		c.DataVerified = bytes.Equal(hashOf(bank.Hash(), e.Data), e.Digest)
+		c.DataVerified = hashMatches(bank.Hash(), e.Data, e.Digest)
 	}
 	c.Data = printable(e.Data)
 	return c, true
