@@ -2,6 +2,7 @@ package swtpmtest
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -782,4 +783,22 @@ func tail(s string) string {
 // later bind reports the problem with context.
 func removeIfExists(path string) {
 	_ = os.Remove(path)
+}
+
+// CertPools returns the local CA's root and intermediate as certificate
+// pools, for verifying the TPM's EK certificates.
+func (t *TPM) CertPools(tb testing.TB) (roots, intermediates *x509.CertPool) {
+	tb.Helper()
+	load := func(path string) *x509.CertPool {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			tb.Fatalf("%s: no PEM certificate", path)
+		}
+		return pool
+	}
+	return load(t.RootCAPath), load(t.IssuerCAPath)
 }

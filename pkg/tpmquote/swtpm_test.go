@@ -2,7 +2,6 @@ package tpmquote_test
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"testing"
 
@@ -14,24 +13,7 @@ import (
 // swtpmPools returns the swtpm local CA's root and intermediate as pools.
 func swtpmPools(t *testing.T, sw *swtpmtest.TPM) (roots, intermediates *x509.CertPool) {
 	t.Helper()
-	load := func(path string) *x509.CertPool {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := x509.NewCertPool()
-		block, _ := pem.Decode(b)
-		if block == nil {
-			t.Fatalf("%s: no PEM", path)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.AddCert(c)
-		return p
-	}
-	return load(sw.RootCAPath), load(sw.IssuerCAPath)
+	return sw.CertPools(t)
 }
 
 // TestFlowSWTPM runs the whole flow against swtpm with its real EK chain
