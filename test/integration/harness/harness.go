@@ -97,6 +97,14 @@ func Plugins(tb testing.TB) map[string]Plugin {
 	return out
 }
 
+// RemovePlugins deletes the plugin binaries Plugins built; call it from
+// TestMain after the tests ran.
+func RemovePlugins() {
+	if pluginsDir != "" {
+		os.RemoveAll(pluginsDir)
+	}
+}
+
 // repoRoot is the module root, found from this file's location.
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
