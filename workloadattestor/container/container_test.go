@@ -669,3 +669,29 @@ func TestThroughPlugin(t *testing.T) {
 	_, err = client.Attest(context.Background(), &workloadattestorv1.AttestRequest{Pid: 201})
 	wantStatus(t, err, codes.NotFound, "container "+idA+`: runtime "podman" does not know it`)
 }
+
+func TestParseStartTime(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    uint64
+		wantErr string
+	}{
+		{in: "1234 (sleep) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 100\n", want: 98765},
+		{in: "7 (a) b) c) R 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42\n", want: 42},
+		{in: "7 (a b) R 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0", wantErr: "stat: 19 fields after the command name, want more than 19"},
+		{in: "7 (a) R 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 -3", wantErr: `stat: start time: strconv.ParseUint: parsing "-3": invalid syntax`},
+		{in: "7 a R", wantErr: "stat: no command name"},
+	}
+	for _, tt := range tests {
+		got, err := container.ParseStartTime([]byte(tt.in))
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("%q: err = %v, want %s", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%q: %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+}
