@@ -20,6 +20,7 @@ type Podman struct {
 	Dir string
 
 	global []string
+	ids    []string // containers run
 }
 
 // StartPodman gives the test a podman whose every invocation uses
@@ -30,7 +31,10 @@ type Podman struct {
 func StartPodman(tb testing.TB) *Podman {
 	tb.Helper()
 	need(tb, "apt-get install -y podman", "podman")
-	dir := Dir(tb, "pm-")
+	dir, err := os.MkdirTemp("", "pm-")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	p := &Podman{Dir: dir, global: []string{
 		"--root", filepath.Join(dir, "root"),
 		"--runroot", filepath.Join(dir, "runroot"),
@@ -40,14 +44,45 @@ func StartPodman(tb testing.TB) *Podman {
 		"--storage-driver", "overlay",
 	}}
 	tb.Cleanup(func() {
-		if _, err := run("podman", append(p.global, "rm", "--all", "--force", "--time", "0")...); err != nil {
-			tb.Logf("podman rm: %v", err)
+		p.removeContainers(tb)
+		// conmon runs `podman container cleanup` when a container
+		// exits, which may mount the storage again (overlay mounts
+		// its home on itself) after a first unmount: retry until the
+		// directory is gone.
+		err := poll(cleanupTimeout, func() error {
+			unmountUnder(tb, dir)
+			return os.RemoveAll(dir)
+		})
+		if err != nil {
+			tb.Logf("remove %s: %v", dir, err)
 		}
-		// Storage drivers may leave mounts behind (overlay mounts its
-		// home on itself); unmount them so the directory can be removed.
-		unmountUnder(tb, dir)
 	})
 	return p
+}
+
+// cleanupTimeout bounds the removal of a podman's containers and files.
+const cleanupTimeout = 20 * time.Second
+
+// removeContainers removes every container, retrying while podman's own
+// exit handling races with the removal ("container state improper"), and
+// then the cgroups the cgroupfs manager left.
+func (p *Podman) removeContainers(tb testing.TB) {
+	err := poll(cleanupTimeout, func() error {
+		if _, err := run("podman", append(p.global, "rm", "--all", "--force", "--time", "0")...); err != nil {
+			return err
+		}
+		out, err := run("podman", append(p.global, "ps", "--all", "--quiet")...)
+		if err == nil && strings.TrimSpace(out) != "" {
+			err = fmt.Errorf("containers left: %s", strings.Fields(out))
+		}
+		return err
+	})
+	if err != nil {
+		tb.Logf("podman rm: %v", err)
+	}
+	for _, id := range p.ids {
+		removeCgroupParents("/libpod_parent/libpod-" + id + "/leaf")
+	}
 }
 
 // Podman runs podman with args and returns its standard output, failing
@@ -78,6 +113,7 @@ func (p *Podman) Run(tb testing.TB, image string, binds map[string]string) (id s
 		args = append(args, "-v", src+":"+dst)
 	}
 	id = strings.TrimSpace(p.Podman(tb, append(args, image)...))
+	p.ids = append(p.ids, id)
 	out := strings.TrimSpace(p.Podman(tb, "inspect", "--format", "{{.State.Pid}}", id))
 	pid, err := strconv.Atoi(out)
 	if err != nil || pid <= 0 {
@@ -86,10 +122,18 @@ func (p *Podman) Run(tb testing.TB, image string, binds map[string]string) (id s
 	return id, pid
 }
 
+// Service is podman's API service.
+type Service struct {
+	// Socket is the path of its unix socket.
+	Socket string
+
+	d *daemon
+}
+
 // Service runs `podman system service` (the Docker-compatible Engine API
-// and podman's own) on a unix socket in Dir until the test ends, and
-// returns the socket's path.
-func (p *Podman) Service(tb testing.TB) string {
+// and podman's own) on a unix socket in Dir until Stop or the end of the
+// test.
+func (p *Podman) Service(tb testing.TB) *Service {
 	tb.Helper()
 	socket := filepath.Join(p.Dir, "podman.sock")
 	d := startDaemon(tb, p.Dir, "podman-service", "podman", append(p.global, "system", "service", "--time=0", "unix://"+socket)...)
@@ -112,5 +156,8 @@ func (p *Podman) Service(tb testing.TB) string {
 		b, _ := os.ReadFile(d.log)
 		tb.Fatalf("podman system service did not start: %v\n%s", err, tail(b))
 	}
-	return socket
+	return &Service{Socket: socket, d: d}
 }
+
+// Stop stops the service (the containers go on running).
+func (s *Service) Stop() { s.d.stop() }

@@ -204,6 +204,9 @@ func (p *Process) Exited() (bool, error) {
 	}
 }
 
+// Pid is the process's ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Done is closed when the process exits.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
