@@ -83,6 +83,9 @@ func (p *Podman) removeContainers(tb testing.TB) {
 	for _, id := range p.ids {
 		removeCgroupParents("/libpod_parent/libpod-" + id + "/leaf")
 	}
+	// conmon's cgroup, and then libpod_parent, when no other podman uses
+	// them.
+	removeCgroupParents("/libpod_parent/conmon/leaf")
 }
 
 // Podman runs podman with args and returns its standard output, failing
