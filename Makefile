@@ -42,7 +42,9 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote:FuzzQuote \
 	./pkg/tpmquote/ima:FuzzParse \
 	./workloadattestor/container/cgroups:FuzzParseCgroup \
-	./workloadattestor/container/cgroups:FuzzParseMountinfo
+	./workloadattestor/container/cgroups:FuzzParseMountinfo \
+	./workloadattestor/container:FuzzDockerJSON \
+	./workloadattestor/container:FuzzParseStartTime
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -238,6 +238,9 @@ func (p *Process) restart(tb testing.TB, bin, config string) *Process {
 	return Start(tb, dir, p.Name, bin, "run", "-config", filepath.Join(dir, config))
 }
 
+// Pid is the process's ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Done is closed when the process exits.
 func (p *Process) Done() <-chan struct{} { return p.done }
 

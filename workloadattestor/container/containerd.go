@@ -1,0 +1,139 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/defaults"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/platforms"
+	"github.com/opencontainers/image-spec/identity"
+)
+
+// containerdRuntime is containerd's API on a unix socket.
+type containerdRuntime struct {
+	client *client.Client
+}
+
+// newContainerd makes a containerd client; it connects on first use, and
+// again after a failure.
+func newContainerd(socket string) (*containerdRuntime, error) {
+	c, err := client.New(socket)
+	if err != nil {
+		return nil, fmt.Errorf("containerd client: %w", err)
+	}
+	return &containerdRuntime{client: c}, nil
+}
+
+func (r *containerdRuntime) Close() error { return r.client.Close() }
+
+// Inspect implements runtime: it looks for container id in every namespace
+// (Kubernetes' k8s.io, ctr's default, nerdctl's, ...). An ID in more than
+// one namespace is an error: containerd lets a client choose IDs, and the
+// plugin cannot tell which of them the process runs in.
+func (r *containerdRuntime) Inspect(ctx context.Context, id string) (containerInfo, error) {
+	nss, err := r.client.NamespaceService().List(ctx)
+	if err != nil {
+		return containerInfo{}, fmt.Errorf("list namespaces: %w", err)
+	}
+	var (
+		found   containers.Container
+		foundNS []string
+	)
+	for _, ns := range nss {
+		c, err := r.client.ContainerService().Get(namespaces.WithNamespace(ctx, ns), id)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return containerInfo{}, fmt.Errorf("namespace %q: get container: %w", ns, err)
+		}
+		found = c
+		foundNS = append(foundNS, ns)
+	}
+	switch len(foundNS) {
+	case 0:
+		return containerInfo{}, fmt.Errorf("%w in namespaces %q", errNotFound, nss)
+	case 1:
+	default:
+		return containerInfo{}, fmt.Errorf("container is in several namespaces %q", foundNS)
+	}
+	return r.describe(namespaces.WithNamespace(ctx, foundNS[0]), foundNS[0], found)
+}
+
+// describe resolves the image of container c in namespace ns. The image
+// record the container names (by reference, which may be a tag) is
+// trusted only when its root file system for this platform is the one the
+// container's snapshot was prepared from: a tag pulled again since then
+// names other content, and then no digest is returned.
+func (r *containerdRuntime) describe(ctx context.Context, ns string, c containers.Container) (containerInfo, error) {
+	info := containerInfo{Image: c.Image, Namespace: ns}
+	if c.Image == "" {
+		// Docker's containers in containerd's "moby" namespace, or
+		// containers made from a root file system directly.
+		info.Unresolved = "the container record names no image"
+		return info, nil
+	}
+	img, err := r.client.ImageService().Get(ctx, c.Image)
+	if errdefs.IsNotFound(err) {
+		info.Unresolved = "image " + c.Image + " was removed since the container was created"
+		return info, nil
+	}
+	if err != nil {
+		return containerInfo{}, fmt.Errorf("get image %s: %w", c.Image, err)
+	}
+	if c.SnapshotKey == "" {
+		info.Unresolved = "the container has no snapshot to check the image against"
+		return info, nil
+	}
+	store, platform := r.client.ContentStore(), platforms.Default()
+	diffIDs, err := img.RootFS(ctx, store, platform)
+	if errdefs.IsNotFound(err) {
+		info.Unresolved = fmt.Sprintf("image %s: content for %s missing: %v", c.Image, platforms.DefaultString(), err)
+		return info, nil
+	}
+	if err != nil {
+		return containerInfo{}, fmt.Errorf("image %s: read root file system: %w", c.Image, err)
+	}
+	snapshotter := c.Snapshotter
+	if snapshotter == "" {
+		snapshotter = defaults.DefaultSnapshotter
+	}
+	snap, err := r.client.SnapshotService(snapshotter).Stat(ctx, c.SnapshotKey)
+	if errdefs.IsNotFound(err) {
+		info.Unresolved = "the container's snapshot is gone"
+		return info, nil
+	}
+	if err != nil {
+		return containerInfo{}, fmt.Errorf("snapshot %s/%s: %w", snapshotter, c.SnapshotKey, err)
+	}
+	if chain := identity.ChainID(diffIDs).String(); !sameChain(snap.Parent, chain) {
+		info.Unresolved = fmt.Sprintf("image %s now names other content (layers %s) than the container was created from (%s)",
+			c.Image, chain, snap.Parent)
+		return info, nil
+	}
+	config, err := img.Config(ctx, store, platform)
+	if err != nil {
+		return containerInfo{}, fmt.Errorf("image %s: read configuration descriptor: %w", c.Image, err)
+	}
+	if id := config.Digest.String(); isDigest(id) {
+		info.ImageID = id
+	}
+	if dg := img.Target.Digest.String(); isDigest(dg) {
+		info.ImageDigests = []string{dg}
+	} else {
+		info.Unresolved = fmt.Sprintf("image %s: target digest %q is not a sha256 digest", c.Image, dg)
+	}
+	return info, nil
+}
+
+// sameChain reports whether a snapshot's parent is the image layer chain
+// chain: the chain ID itself, or (user namespace remapping) a copy of it
+// named "<chain>-<uid>-<gid>".
+func sameChain(parent, chain string) bool {
+	return parent == chain || strings.HasPrefix(parent, chain+"-")
+}

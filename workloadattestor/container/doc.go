@@ -1,0 +1,45 @@
+// Package container is the SPIRE agent workload attestor "container": it
+// tells which container image a process runs, as the container runtime
+// that runs it knows it.
+//
+// For a PID it finds the container ID in the process's cgroup (package
+// cgroups), asks the configured runtimes about that container through
+// their own APIs (containerd's gRPC API in every namespace, the Docker
+// Engine API of Docker or podman) and returns
+//
+//	container_id:<id>           the container ID (64 hex digits)
+//	runtime:<name>              the configured runtime that knows it
+//	image:<reference>           the image reference the container was
+//	                            created with, as the runtime records it
+//	image_id:sha256:<hex>       the image ID (the digest of its
+//	                            configuration, for containerd and podman)
+//	image_digest:sha256:<hex>   a repository digest of the image: the
+//	                            digest of the manifest (or index) it was
+//	                            pulled or pushed by, also when the container
+//	                            was started by tag; one selector per digest
+//	pod_uid:<uid>               the Kubernetes pod UID, when the cgroup
+//	                            shows one
+//
+// A process in no container gets no selectors (not this attestor's
+// workload). A tag never pins an identity: when no digest can be resolved
+// (an image built locally and never pushed or pulled, an image removed
+// since, a tag moved to other content since the container was created)
+// there is no image_digest selector, and the reason is logged.
+//
+// # Caching
+//
+// Answers are cached by container ID in a bounded LRU, for at most the
+// configured TTL. Each entry remembers the processes (PID and start time)
+// it was handed to; another process of the same container is served from
+// the cache only while one of those is still alive in that container, so
+// a container that was deleted and recreated under the same ID is looked
+// up again. A runtime that says the container is gone drops it.
+//
+// # Errors
+//
+// A container no configured runtime knows is NotFound; a runtime that does
+// not answer is Unavailable; both name the runtimes and the container ID,
+// so that SPIRE issues nothing for the process. A process that exited is
+// NotFound; a process whose cgroups and mounts cannot be read or agree on
+// no single container is FailedPrecondition.
+package container

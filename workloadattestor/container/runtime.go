@@ -1,0 +1,89 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Runtime API types, the values of a runtime block's type.
+const (
+	// TypeContainerd is containerd's gRPC API.
+	TypeContainerd = "containerd"
+	// TypeDocker is the Docker Engine API, served by Docker and by
+	// podman's compatible service (podman system service).
+	TypeDocker = "docker"
+)
+
+// errNotFound is what a runtime returns for a container it does not know.
+var errNotFound = errors.New("no such container")
+
+// runtime is a container runtime's API as the plugin uses it.
+type runtime interface {
+	// Inspect returns what the runtime knows about container id, or an
+	// error wrapping errNotFound when it does not know it.
+	Inspect(ctx context.Context, id string) (containerInfo, error)
+	// Close releases the runtime's connections.
+	Close() error
+}
+
+// containerInfo is what a runtime says about a container.
+type containerInfo struct {
+	// Image is the image reference the container was created with, as
+	// the runtime records it (a tag, a digest reference, or empty).
+	Image string
+	// ImageID is the image ID ("sha256:<hex>"), empty when unknown.
+	ImageID string
+	// ImageDigests are the repository digests of the image
+	// ("sha256:<hex>"), empty when none could be resolved.
+	ImageDigests []string
+	// Namespace is the containerd namespace the container was found in
+	// (for logs).
+	Namespace string
+	// Unresolved says why ImageID or ImageDigests are empty (for logs).
+	Unresolved string
+}
+
+// dialFunc makes the client of a runtime of type typ at address (a unix
+// socket path). It must not connect yet: the runtime may start after the
+// agent.
+type dialFunc func(typ, address string) (runtime, error)
+
+// dial is the plugin's dialFunc.
+func dial(typ, address string) (runtime, error) {
+	switch typ {
+	case TypeContainerd:
+		return newContainerd(address)
+	case TypeDocker:
+		return newDocker(address), nil
+	default:
+		return nil, fmt.Errorf("unknown runtime type %q", typ)
+	}
+}
+
+// digestPattern is an OCI digest this plugin emits: SHA-256 only, lowercase
+// hex, as every runtime and registry writes it.
+var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// isDigest reports whether s is "sha256:" and 64 lowercase hex digits.
+func isDigest(s string) bool { return len(s) == 71 && digestPattern.MatchString(s) }
+
+// sortedDigests returns the distinct digests of ds, sorted.
+func sortedDigests(ds []string) []string {
+	out := slices.Clone(ds)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// digestOfReference returns the digest of a canonical reference
+// ("name@sha256:<hex>"), or "" when ref has none.
+func digestOfReference(ref string) string {
+	i := strings.LastIndexByte(ref, '@')
+	if i < 0 || !isDigest(ref[i+1:]) {
+		return ""
+	}
+	return ref[i+1:]
+}
