@@ -6,6 +6,7 @@ package integration_test
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/hwattest/hwattest/test/integration/harness"
@@ -14,5 +15,8 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	harness.RemovePlugins()
+	if svidClientPath != "" {
+		os.RemoveAll(filepath.Dir(svidClientPath))
+	}
 	os.Exit(code)
 }
