@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hwattest/hwattest/internal/hclconf"
 	"github.com/hwattest/hwattest/workloadattestor/container/cgroups"
 )
 
@@ -128,10 +129,8 @@ func closeRuntimes(rs []namedRuntime) {
 
 // Validate implements configv1.ConfigServer with Configure's checks.
 func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
-	if _, err := buildConfig(req.HclConfiguration); err != nil {
-		return &configv1.ValidateResponse{Valid: false, Notes: []string{err.Error()}}, nil
-	}
-	return &configv1.ValidateResponse{Valid: true}, nil
+	_, err := buildConfig(req.HclConfiguration)
+	return hclconf.Validation(err), nil
 }
 
 // Attest implements workloadattestorv1.WorkloadAttestorServer: the selectors

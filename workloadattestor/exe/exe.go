@@ -12,6 +12,8 @@ import (
 	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/hwattest/hwattest/internal/hclconf"
 )
 
 // Name is the plugin name; SPIRE stores selectors as "exe:<value>".
@@ -96,10 +98,8 @@ func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*
 
 // Validate implements configv1.ConfigServer with Configure's checks.
 func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
-	if _, err := buildConfig(req.HclConfiguration); err != nil {
-		return &configv1.ValidateResponse{Valid: false, Notes: []string{err.Error()}}, nil
-	}
-	return &configv1.ValidateResponse{Valid: true}, nil
+	_, err := buildConfig(req.HclConfiguration)
+	return hclconf.Validation(err), nil
 }
 
 // Attest implements workloadattestorv1.WorkloadAttestorServer: the selectors

@@ -93,10 +93,8 @@ func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*
 
 // Validate implements configv1.ConfigServer with Configure's checks.
 func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
-	if _, err := buildConfig(req.HclConfiguration); err != nil {
-		return &configv1.ValidateResponse{Valid: false, Notes: []string{err.Error()}}, nil
-	}
-	return &configv1.ValidateResponse{Valid: true}, nil
+	_, err := buildConfig(req.HclConfiguration)
+	return hclconf.Validation(err), nil
 }
 
 // AidAttestation opens the TPM, sends the attestation, answers the challenge
