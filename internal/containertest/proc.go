@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hwattest/hwattest/internal/prereq"
 )
 
 const (
@@ -27,11 +29,7 @@ const (
 // Missing fails the test when CI=true and skips it otherwise.
 func Missing(tb testing.TB, format string, args ...any) {
 	tb.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("prerequisite missing (CI=true): %s", msg)
-	}
-	tb.Skipf("prerequisite missing: %s", msg)
+	prereq.Missing(tb, format, args...)
 }
 
 // need checks that the commands are on PATH and that the test runs as

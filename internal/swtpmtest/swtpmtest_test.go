@@ -340,9 +340,9 @@ func TestMissingBinaries(t *testing.T) {
 		ci                 string
 		wantSkip, wantFail string
 	}{
-		{ci: "", wantSkip: missing},
-		{ci: "false", wantSkip: missing},
-		{ci: "true", wantFail: missing + " (CI=true: failing instead of skipping)"},
+		{ci: "", wantSkip: "prerequisite missing: " + missing},
+		{ci: "false", wantSkip: "prerequisite missing: " + missing},
+		{ci: "true", wantFail: "prerequisite missing (CI=true): " + missing},
 	} {
 		t.Run("CI="+tt.ci, func(t *testing.T) {
 			t.Setenv("CI", tt.ci)

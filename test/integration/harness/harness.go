@@ -17,21 +17,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hwattest/hwattest/internal/prereq"
 )
 
 // SPIREBinEnv names the directory holding spire-server and spire-agent
 // (what test/integration/spire-bin prints; make test sets it).
 const SPIREBinEnv = "HWATTEST_SPIRE_BIN"
 
-// Missing fails the test when CI=true and skips it otherwise: a missing
-// prerequisite is never a silent pass in CI.
+// Missing fails the test when CI=true and skips it otherwise.
 func Missing(tb testing.TB, format string, args ...any) {
 	tb.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("prerequisite missing (CI=true): %s", msg)
-	}
-	tb.Skipf("prerequisite missing: %s", msg)
+	prereq.Missing(tb, format, args...)
 }
 
 // SPIRE returns the paths of spire-server and spire-agent.
