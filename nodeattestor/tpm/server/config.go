@@ -17,6 +17,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/nodeattestor/tpm/server/ekca"
 	"github.com/hwattest/hwattest/pkg/policy"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 )
@@ -117,8 +118,8 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 		}
 	}
 	if c.BundledEKCAs {
-		if _, err := addBundledCAs(policy.Roots, policy.Intermediates); err != nil {
-			errs = append(errs, fmt.Errorf("bundled EK CAs: %w", err))
+		if _, err := ekca.AddBundled(policy.Roots, policy.Intermediates); err != nil {
+			errs = append(errs, fmt.Errorf("bundled_ek_cas: %w", err))
 		}
 	}
 	if len(c.EKHashPaths) > 0 {
@@ -214,7 +215,7 @@ func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {
 func loadCAs(paths []string, roots, inter *x509.CertPool) error {
 	n := 0
 	err := eachFile(paths, func(path string, b []byte) error {
-		added, err := addPEM(path, b, roots, inter)
+		added, err := ekca.AddPEM(path, b, roots, inter)
 		n += added
 		if err != nil {
 			return fmt.Errorf("ek_ca_paths: %w", err)
