@@ -41,6 +41,7 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote:FuzzEventLog \
 	./pkg/tpmquote:FuzzQuote \
 	./pkg/tpmquote/ima:FuzzParse \
+	./pkg/evidence:FuzzDecode \
 	./workloadattestor/container/cgroups:FuzzParseCgroup \
 	./workloadattestor/container/cgroups:FuzzParseMountinfo
 
