@@ -138,3 +138,33 @@ func TestPolicyFileAllowlistRelative(t *testing.T) {
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }
+
+// TestPolicyTemplates: every level template under examples/policies is read
+// by the plugin (policy_paths, unknown keys refused), and holds the level it
+// is named for.
+func TestPolicyTemplates(t *testing.T) {
+	const dir = "../../../examples/policies"
+	if err := configure(fmt.Sprintf("bundled_ek_cas = true\npolicy_paths = [%q]", dir)); err != nil {
+		t.Fatalf("the plugin refuses the templates: %v", err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.hcl"))
+	if err != nil || len(files) != 4 {
+		t.Fatalf("templates %v, %v", files, err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".hcl")
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), fmt.Sprintf("policy %q {\n  required", name)) {
+			t.Errorf("%s does not define policy %q, report-only first", f, name)
+		}
+		// One template at a time, with a key the plugin does not know.
+		bad := writeFile(t, filepath.Join(t.TempDir(), filepath.Base(f)), strings.Replace(string(b), "  required", "  colour = \"blue\"\n  required", 1))
+		want := fmt.Sprintf(`%s: unknown configuration key "policy.%s.colour"`, bad, name)
+		if err := configure(fmt.Sprintf("bundled_ek_cas = true\npolicy_paths = [%q]", bad)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+}

@@ -308,3 +308,45 @@ func TestVerifyUntrustedEK(t *testing.T) {
 		t.Errorf("output:\n%s", r.stdout)
 	}
 }
+
+// TestLevels evaluates the level templates of examples/policies: a machine
+// with a verified secure boot log meets levels 1 and 2 and none above until
+// level 3 holds its reference values.
+func TestLevels(t *testing.T) {
+	const templates = "../../../../examples/policies"
+	m := newMachine(t)
+	dir := t.TempDir()
+	good := m.capture(t, dir, "good.json")
+	r := mustRun(t, cli.ExitFailed, append([]string{"verify", "--policy", templates, good}, m.caFlags()...)...)
+	for _, want := range []string{
+		"PASS level1-genuine report-only",
+		"PASS level2-measured-boot report-only",
+		"FAIL level3-reference report-only",
+		"- sha256 PCR 0 is ",
+		"FAIL level4-runtime report-only",
+		"- IMA allowlist required, but no IMA log was verified",
+		"result: FAIL: the evidence verifies; 2 of 4 policies not met: level3-reference, level4-runtime",
+	} {
+		if !has(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	// Level 3 from hwattest reference, next to the other templates.
+	levels := filepath.Join(dir, "levels")
+	if err := os.Mkdir(levels, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"level1-genuine.hcl", "level2-measured-boot.hcl"} {
+		b, err := os.ReadFile(filepath.Join(templates, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(levels, name), b, 0o600)
+	}
+	mustRun(t, cli.ExitOK, append([]string{"reference", "--name", "level3-reference", "-o", filepath.Join(levels, "level3-reference.hcl"), good}, m.caFlags()...)...)
+	r = mustRun(t, cli.ExitOK, append([]string{"verify", "--policy", levels, good}, m.caFlags()...)...)
+	if !has(r.stdout, "PASS level3-reference report-only") || !has(r.stdout, "result: PASS: the evidence verifies and meets all 3 policies") {
+		t.Errorf("output:\n%s", r.stdout)
+	}
+}
