@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
 
 	"github.com/hwattest/hwattest/cmd/hwattest/internal/cli"
+	"github.com/hwattest/hwattest/internal/tpmtest"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server"
 	"github.com/hwattest/hwattest/pkg/evidence"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
@@ -348,5 +351,51 @@ func TestLevels(t *testing.T) {
 	r = mustRun(t, cli.ExitOK, append([]string{"verify", "--policy", levels, good}, m.caFlags()...)...)
 	if !has(r.stdout, "PASS level3-reference report-only") || !has(r.stdout, "result: PASS: the evidence verifies and meets all 3 policies") {
 		t.Errorf("output:\n%s", r.stdout)
+	}
+}
+
+// TestIMA is level 4's path: an IMA log replayed into swtpm's PCR 10,
+// captured with --ima-log, verified against an allowlist policy; reference
+// leaves PCR 10 out.
+func TestIMA(t *testing.T) {
+	m := newMachine(t)
+	dir := t.TempDir()
+	var log, sums strings.Builder
+	withTPM(t, m.sw, func(tpm transport.TPM) {
+		for _, f := range []string{"/usr/bin/true", "/usr/bin/false"} {
+			line, td := tpmtest.IMANG(f, []byte(f))
+			tpmtest.ExtendIMA(t, tpm, td, false, tpm2.TPMAlgSHA256)
+			log.WriteString(line)
+			fmt.Fprintf(&sums, "%x  %s\n", sha256.Sum256([]byte(f)), f)
+		}
+	})
+	imaLog := filepath.Join(dir, "ascii_runtime_measurements")
+	os.WriteFile(imaLog, []byte(log.String()), 0o600)
+	os.WriteFile(filepath.Join(dir, "allow.sha256sum"), []byte(sums.String()), 0o600)
+	os.WriteFile(filepath.Join(dir, "partial.sha256sum"), []byte(strings.SplitAfter(sums.String(), "\n")[0]), 0o600)
+	policyFile := filepath.Join(dir, "runtime.hcl")
+	os.WriteFile(policyFile, []byte(`policy "runtime" {
+  ima_allowlist_paths = ["allow.sha256sum"]
+}
+policy "runtime-partial" {
+  ima_allowlist_paths = ["partial.sha256sum"]
+}
+`), 0o600)
+
+	path := m.capture(t, dir, "ima.json", "--ima-log", imaLog, "--pcrs", "sha256:0-7,10")
+	r := mustRun(t, cli.ExitFailed, append([]string{"verify", "--policy", policyFile, path}, m.caFlags()...)...)
+	for _, want := range []string{
+		"PASS ima.replay 2 entries in [sha256]",
+		"PASS runtime report-only",
+		"FAIL runtime-partial report-only",
+		"- IMA: /usr/bin/false (sha256:",
+	} {
+		if !has(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = mustRun(t, cli.ExitOK, append([]string{"reference", "--name", "ima-machine", "-o", "-", path}, m.caFlags()...)...)
+	if strings.Contains(r.stdout, `"sha256:10:`) || !strings.Contains(r.stderr, "sha256 PCR 10 is IMA's and changes with every measured file: left out (use ima_allowlist)") {
+		t.Errorf("reference kept PCR 10:\n%s\n%s", r.stdout, r.stderr)
 	}
 }

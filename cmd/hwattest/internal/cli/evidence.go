@@ -89,6 +89,9 @@ func runEvidence(e *env, out string, opts capture.Options) error {
 	if opts.EventLogPath == "" {
 		return usageErrorf("--event-log: empty path (- for none)")
 	}
+	if opts.IMALogPath != "" && opts.IMALogPath != "-" && !contains(opts.PCRs, imaPCR) {
+		return usageErrorf("--ima-log needs PCR %d, which IMA extends, in --pcrs (e.g. --pcrs sha256:0-7,%d)", imaPCR, imaPCR)
+	}
 	for _, l := range []struct{ flag, path string }{{"--event-log", opts.EventLogPath}, {"--ima-log", opts.IMALogPath}} {
 		if l.path == "" || l.path == "-" {
 			continue
@@ -98,9 +101,6 @@ func runEvidence(e *env, out string, opts capture.Options) error {
 		} else if err != nil {
 			return usageErrorf("%s: %w", l.flag, err)
 		}
-	}
-	if opts.IMALogPath != "" && opts.IMALogPath != "-" && !contains(opts.PCRs, 10) {
-		fmt.Fprintf(e.stderr, "note: --pcrs does not select PCR 10: the IMA log is kept but cannot be verified\n")
 	}
 	start := time.Now()
 	t, err := attester.Open(opts.Address)

@@ -47,6 +47,8 @@ func TestUsageAndInputErrors(t *testing.T) {
 		{[]string{"evidence", "-o", "x.json", "--pcrs", "0-7"}, cli.ExitUsage, `hwattest evidence: --pcrs: "0-7": start with a bank, as in sha256:0-7`},
 		{[]string{"evidence", "-o", "x.json", "--pcrs", "md5:0"}, cli.ExitUsage, `hwattest evidence: --pcrs: unknown PCR bank "md5" (want sha1, sha256, sha384 or sha512)`},
 		{[]string{"evidence", "-o", "x.json", "--ak-algorithm", "dsa"}, cli.ExitUsage, `hwattest evidence: key algorithm "dsa": want rsa or ecc`},
+		{[]string{"evidence", "-o", "x.json", "--ima-log", "/sys/kernel/security/ima/binary_runtime_measurements"}, cli.ExitUsage,
+			"hwattest evidence: --ima-log needs PCR 10, which IMA extends, in --pcrs (e.g. --pcrs sha256:0-7,10)"},
 		{[]string{"verify"}, cli.ExitUsage, "hwattest verify: no evidence file given"},
 		{[]string{"verify", missing}, cli.ExitUsage, "hwattest verify: open " + missing + ": no such file or directory"},
 		{[]string{"verify", notJSON}, cli.ExitUsage, "hwattest verify: " + notJSON + ": evidence: invalid character 'P' looking for beginning of value"},
