@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -19,6 +20,10 @@ const (
 	onDifferenceList = "list"
 	onDifferenceOmit = "omit"
 )
+
+// policyName is what --name accepts: a selector value (policy:NAME) that
+// needs no quoting anywhere.
+var policyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // imaPCR is the PCR the kernel's IMA extends: its value changes with every
 // file measured, so it is no reference value (use an IMA allowlist).
@@ -64,8 +69,8 @@ node that fails it only lacks the policy:NAME selector (docs/operations.md).`,
 					return usageErrorf("-o FILE is required")
 				case *name == "":
 					return usageErrorf("--name NAME is required")
-				case strings.ContainsAny(*name, " :\"\\\n\t") || len(*name) > 128:
-					return usageErrorf("--name %q: a name without spaces, colons, quotes or backslashes, at most 128 bytes", *name)
+				case !policyName.MatchString(*name):
+					return usageErrorf("--name %q: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128", *name)
 				case *diff != onDifferenceList && *diff != onDifferenceOmit:
 					return usageErrorf("--on-difference %q: want list or omit", *diff)
 				case len(args) == 0:

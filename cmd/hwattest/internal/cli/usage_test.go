@@ -60,7 +60,7 @@ func TestUsageAndInputErrors(t *testing.T) {
 		{[]string{"verify", "--bundled-ek-cas=false", notJSON}, cli.ExitUsage, "hwattest verify: --require certificate needs --ek-ca or --bundled-ek-cas"},
 		{[]string{"reference", "--name", "x", notJSON}, cli.ExitUsage, "hwattest reference: -o FILE is required"},
 		{[]string{"reference", "-o", "p.hcl", notJSON}, cli.ExitUsage, "hwattest reference: --name NAME is required"},
-		{[]string{"reference", "-o", "p.hcl", "--name", "level 3", notJSON}, cli.ExitUsage, `hwattest reference: --name "level 3": a name without spaces, colons, quotes or backslashes, at most 128 bytes`},
+		{[]string{"reference", "-o", "p.hcl", "--name", "level 3", notJSON}, cli.ExitUsage, `hwattest reference: --name "level 3": letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128`},
 		{[]string{"reference", "-o", "p.hcl", "--name", "x", "--on-difference", "merge", notJSON}, cli.ExitUsage, `hwattest reference: --on-difference "merge": want list or omit`},
 		{[]string{"reference", "-o", "p.hcl", "--name", "x"}, cli.ExitUsage, "hwattest reference: no evidence file given"},
 		{[]string{"reference", "-o", "p.hcl", "--name", "x", notJSON}, cli.ExitUsage, "hwattest reference: " + notJSON + ": evidence: invalid character 'P'"},
