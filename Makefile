@@ -12,6 +12,9 @@
 
 GO       ?= go
 FUZZTIME ?= 60s
+# A new input found while fuzzing is minimized for at most this long (Go's
+# default, 60s, can take a whole FUZZTIME on targets with large seeds).
+FUZZMINIMIZETIME ?= 10s
 
 .PHONY: test vet unit fuzz bench deps demo spire
 
@@ -41,6 +44,7 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote:FuzzEventLog \
 	./pkg/tpmquote:FuzzQuote \
 	./pkg/tpmquote/ima:FuzzParse \
+	./pkg/evidence:FuzzDecode \
 	./workloadattestor/container/cgroups:FuzzParseCgroup \
 	./workloadattestor/container/cgroups:FuzzParseMountinfo \
 	./workloadattestor/container:FuzzDockerJSON \
@@ -50,7 +54,7 @@ fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "== $$pkg $$name"; \
-		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg || exit 1; \
 	done
 
 bench:

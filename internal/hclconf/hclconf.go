@@ -17,8 +17,9 @@ import (
 )
 
 // Decode decodes text into v (a pointer to a struct with hcl tags) and
-// returns one error per unknown top-level key, sorted, after any syntax
-// error.
+// returns one error per unknown key (also inside labeled blocks), sorted,
+// then one per labeled block defined more than once (hcl merges such blocks
+// silently), after any syntax error.
 func Decode(text string, v any) []error {
 	file, err := hcl.Parse(text)
 	if err != nil {
@@ -31,20 +32,24 @@ func Decode(text string, v any) []error {
 	if !ok {
 		return nil
 	}
-	var unknown []string
-	checkKeys(list, reflect.TypeOf(v).Elem(), "", &unknown)
+	var unknown, twice []string
+	checkKeys(list, reflect.TypeOf(v).Elem(), "", &unknown, &twice)
 	sort.Strings(unknown)
-	errs := make([]error, 0, len(unknown))
+	errs := make([]error, 0, len(unknown)+len(twice))
 	for _, k := range unknown {
 		errs = append(errs, fmt.Errorf("unknown configuration key %q", k))
+	}
+	for _, b := range twice {
+		errs = append(errs, fmt.Errorf("%s is defined more than once", b))
 	}
 	return errs
 }
 
 // checkKeys records the keys of list that t (a struct) has no hcl tag for,
 // and checks labeled blocks (`name "label" { ... }`, decoded into a map of
-// structs) the same way, naming them "name.label.key".
-func checkKeys(list *ast.ObjectList, t reflect.Type, prefix string, unknown *[]string) {
+// structs) the same way, naming them "name.label.key". Labeled blocks seen
+// more than once are recorded in twice as `name "label"`.
+func checkKeys(list *ast.ObjectList, t reflect.Type, prefix string, unknown, twice *[]string) {
 	fields := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("hcl"), ",")
@@ -52,6 +57,7 @@ func checkKeys(list *ast.ObjectList, t reflect.Type, prefix string, unknown *[]s
 			fields[name] = t.Field(i).Type
 		}
 	}
+	seen := map[string]int{}
 	for _, item := range list.Items {
 		if len(item.Keys) == 0 {
 			continue
@@ -68,9 +74,14 @@ func checkKeys(list *ast.ObjectList, t reflect.Type, prefix string, unknown *[]s
 		}
 		label := ""
 		if len(item.Keys) > 1 {
-			label = strings.Trim(item.Keys[1].Token.Text, `"`) + "."
+			name := strings.Trim(item.Keys[1].Token.Text, `"`)
+			label = name + "."
+			block := fmt.Sprintf("%s%s %q", prefix, key, name)
+			if seen[block]++; seen[block] == 2 {
+				*twice = append(*twice, block)
+			}
 		}
-		checkKeys(obj.List, ft.Elem(), prefix+key+"."+label, unknown)
+		checkKeys(obj.List, ft.Elem(), prefix+key+"."+label, unknown, twice)
 	}
 }
 

@@ -24,6 +24,21 @@ func TestDecodeBlocks(t *testing.T) {
 	}
 }
 
+func TestDecodeBlockTwice(t *testing.T) {
+	type block struct {
+		X bool `hcl:"x"`
+		Y bool `hcl:"y"`
+	}
+	type conf struct {
+		P map[string]block `hcl:"p"`
+	}
+	var c conf
+	errs := hclconf.Decode("p \"one\" { x = true }\np \"two\" {}\np \"one\" { y = true }\np \"one\" {}\n", &c)
+	if got := fmt.Sprint(errs); got != `[p "one" is defined more than once]` {
+		t.Errorf("errs = %s", got)
+	}
+}
+
 func TestDecode(t *testing.T) {
 	type conf struct {
 		A string `hcl:"a"`

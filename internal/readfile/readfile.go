@@ -1,12 +1,14 @@
 // Package readfile reads files whose size cannot be trusted to stat: procfs
 // and securityfs files report size 0, so a size limit must be enforced while
-// reading.
+// reading. It also lists the files of configuration paths that name files or
+// directories.
 package readfile
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // Limited reads the file at path, refusing one larger than limit bytes. It
@@ -26,4 +28,31 @@ func Limited(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
 	}
 	return b, nil
+}
+
+// List returns the regular files named by paths: a file as it is, a
+// directory's regular files one level deep (in name order), subdirectories
+// and other entries skipped. A path that does not exist is an error.
+func List(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() {
+				files = append(files, filepath.Join(p, e.Name()))
+			}
+		}
+	}
+	return files, nil
 }

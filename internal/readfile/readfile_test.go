@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/hwattest/hwattest/internal/readfile"
@@ -26,6 +27,27 @@ func TestLimited(t *testing.T) {
 		t.Errorf("procfs: %d bytes, %v", len(b), err)
 	}
 	if _, err := readfile.Limited(filepath.Join(t.TempDir(), "missing"), 1); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing: %v", err)
+	}
+}
+
+func TestList(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"b", "a"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	single := filepath.Join(dir, "b")
+	got, err := readfile.List([]string{dir, single})
+	want := []string{filepath.Join(dir, "a"), filepath.Join(dir, "b"), single}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("List = %q, %v; want %q", got, err, want)
+	}
+	if _, err := readfile.List([]string{filepath.Join(dir, "missing")}); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing: %v", err)
 	}
 }

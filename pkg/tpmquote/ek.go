@@ -288,6 +288,11 @@ var tcgVendors = map[string]string{
 	"00001014": "IBM",
 }
 
+// VendorName returns the TCG vendor name for a TPM manufacturer attribute of
+// an EK certificate such as "id:49465800" ("Infineon"), or "" when unknown.
+// It names a vendor; it verifies nothing.
+func VendorName(manufacturer string) string { return vendorName(manufacturer) }
+
 // vendorName returns the vendor name for a manufacturer attribute such as
 // "id:49465800", or "" when unknown.
 func vendorName(manufacturer string) string {

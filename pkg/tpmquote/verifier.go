@@ -192,13 +192,23 @@ func (s *Session) Verify(resp *Response) (*Result, error) {
 		AKName:           s.ak.Name,
 		Reported:         s.att.TPM,
 	}
-	if err := s.verifyQuote(resp, res); err != nil {
+	if err := s.verifyEvidence(resp, res); err != nil {
 		return nil, err
+	}
+	res.Trust = trustVector(res)
+	res.Status = res.Trust.Status()
+	return res, nil
+}
+
+// verifyEvidence verifies the quote, the PCR values and the logs of resp.
+func (s *Session) verifyEvidence(resp *Response, res *Result) error {
+	if err := s.verifyQuote(resp, res); err != nil {
+		return err
 	}
 	if len(resp.EventLog) > 0 {
 		boot, err := replayBootLog(resp.EventLog, res.PCRs)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.Boot = boot
 		res.Checks = append(res.Checks, Check{Name: "eventlog.replay", Passed: true,
@@ -207,15 +217,13 @@ func (s *Session) Verify(resp *Response) (*Result, error) {
 	if len(resp.IMALog) > 0 {
 		m, err := replayIMALog(resp.IMALog, res.PCRs)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.IMA = m
 		res.Checks = append(res.Checks, Check{Name: "ima.replay", Passed: true,
 			Detail: fmt.Sprintf("%d entries in %v", len(m.Entries), m.Banks)})
 	}
-	res.Trust = trustVector(res)
-	res.Status = res.Trust.Status()
-	return res, nil
+	return nil
 }
 
 // verifyQuote checks the quote's signature, type, nonce and PCR selection,

@@ -270,9 +270,17 @@ func (c *Challenge) check() error {
 }
 
 func (r *Response) check() error {
+	if err := field("response: secret", r.Secret, MaxSecretSize, true); err != nil {
+		return firstErr(checkVersion("response", r.Version), err)
+	}
+	return r.checkEvidence()
+}
+
+// checkEvidence checks every field of r but the secret, which a recorded
+// response does not carry.
+func (r *Response) checkEvidence() error {
 	if err := firstErr(
 		checkVersion("response", r.Version),
-		field("response: secret", r.Secret, MaxSecretSize, true),
 		field("response: quote", r.Quote, MaxAttestSize, true),
 		field("response: quote_signature", r.QuoteSignature, MaxSignatureSize, true),
 		field("response: event_log", r.EventLog, MaxEventLogSize, false),

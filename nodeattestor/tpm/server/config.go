@@ -11,12 +11,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/internal/readfile"
+	"github.com/hwattest/hwattest/nodeattestor/tpm/server/ekca"
 	"github.com/hwattest/hwattest/pkg/policy"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 )
@@ -49,30 +50,15 @@ type Config struct {
 	ExposeBootComponents []string `hcl:"expose_boot_components"`
 	// Policies are named rule sets evaluated on every attestation.
 	Policies map[string]PolicyConfig `hcl:"policy"`
+	// PolicyPaths are policy files, or directories of *.hcl policy files,
+	// holding further policy blocks (read at configure time). A name defined
+	// twice, inline or in files, is an error.
+	PolicyPaths []string `hcl:"policy_paths"`
 }
 
-// PolicyConfig is one `policy "<name>" { ... }` block.
-type PolicyConfig struct {
-	// Required refuses a node that fails the policy (PermissionDenied);
-	// otherwise it only lacks the policy:<name> selector.
-	Required bool `hcl:"required"`
-	// SecureBoot requires the verified boot log to show secure boot on.
-	SecureBoot bool `hcl:"secure_boot"`
-	// EKCertificate requires an EK certificate from a trusted CA.
-	EKCertificate bool `hcl:"ek_certificate"`
-	// PCRs are reference values "<bank>:<index>:<hex>"; several values for
-	// one PCR allow any of them. Each PCR must be quoted (pcrs).
-	PCRs []string `hcl:"pcrs"`
-	// BootComponents are the allowed hex digests of boot applications and
-	// drivers (empty: not checked).
-	BootComponents []string `hcl:"boot_components"`
-	// IMAAllowlist are the allowed hex file hashes in the IMA log (empty:
-	// not checked).
-	IMAAllowlist []string `hcl:"ima_allowlist"`
-	// IMAAllowlistPaths are files or directories in sha256sum's output
-	// format whose digests join IMAAllowlist (read at configure time).
-	IMAAllowlistPaths []string `hcl:"ima_allowlist_paths"`
-}
+// PolicyConfig is one `policy "<name>" { ... }` block, inline or in a file
+// named by policy_paths.
+type PolicyConfig = policy.Config
 
 // config is the validated, compiled configuration.
 type config struct {
@@ -93,32 +79,32 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("trust domain %q: %w", trustDomain, err))
 	}
-	policy := tpmquote.EKPolicy{}
+	ekPolicy := tpmquote.EKPolicy{}
 	var allow *hashList
 	switch c.Require {
 	case "", "certificate":
-		policy.Require = tpmquote.RequireCertificate
+		ekPolicy.Require = tpmquote.RequireCertificate
 	case "hash":
-		policy.Require = tpmquote.RequireHash
+		ekPolicy.Require = tpmquote.RequireHash
 	case "either":
-		policy.Require = tpmquote.RequireEither
+		ekPolicy.Require = tpmquote.RequireEither
 	case "both":
-		policy.Require = tpmquote.RequireBoth
+		ekPolicy.Require = tpmquote.RequireBoth
 	default:
 		errs = append(errs, fmt.Errorf("require %q: want certificate, hash, either or both", c.Require))
 	}
 	hasCAs := len(c.EKCAPaths) > 0 || c.BundledEKCAs
 	if hasCAs {
-		policy.Roots, policy.Intermediates = x509.NewCertPool(), x509.NewCertPool()
+		ekPolicy.Roots, ekPolicy.Intermediates = x509.NewCertPool(), x509.NewCertPool()
 	}
 	if len(c.EKCAPaths) > 0 {
-		if err := loadCAs(c.EKCAPaths, policy.Roots, policy.Intermediates); err != nil {
+		if err := loadCAs(c.EKCAPaths, ekPolicy.Roots, ekPolicy.Intermediates); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if c.BundledEKCAs {
-		if _, err := addBundledCAs(policy.Roots, policy.Intermediates); err != nil {
-			errs = append(errs, fmt.Errorf("bundled EK CAs: %w", err))
+		if _, err := ekca.AddBundled(ekPolicy.Roots, ekPolicy.Intermediates); err != nil {
+			errs = append(errs, fmt.Errorf("bundled_ek_cas: %w", err))
 		}
 	}
 	if len(c.EKHashPaths) > 0 {
@@ -127,18 +113,18 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 			errs = append(errs, err)
 		} else {
 			allow = list
-			policy.Listed = list.contains
+			ekPolicy.Listed = list.contains
 		}
 	}
-	needCA := policy.Require == tpmquote.RequireCertificate || policy.Require == tpmquote.RequireBoth
-	needHash := policy.Require == tpmquote.RequireHash || policy.Require == tpmquote.RequireBoth
+	needCA := ekPolicy.Require == tpmquote.RequireCertificate || ekPolicy.Require == tpmquote.RequireBoth
+	needHash := ekPolicy.Require == tpmquote.RequireHash || ekPolicy.Require == tpmquote.RequireBoth
 	if needCA && !hasCAs {
-		errs = append(errs, fmt.Errorf("require %q needs ek_ca_paths or bundled_ek_cas", policy.Require))
+		errs = append(errs, fmt.Errorf("require %q needs ek_ca_paths or bundled_ek_cas", ekPolicy.Require))
 	}
 	if needHash && len(c.EKHashPaths) == 0 {
-		errs = append(errs, fmt.Errorf("require %q needs ek_hash_paths", policy.Require))
+		errs = append(errs, fmt.Errorf("require %q needs ek_hash_paths", ekPolicy.Require))
 	}
-	if policy.Require == tpmquote.RequireEither && !hasCAs && len(c.EKHashPaths) == 0 {
+	if ekPolicy.Require == tpmquote.RequireEither && !hasCAs && len(c.EKHashPaths) == 0 {
 		errs = append(errs, errors.New(`require "either" needs ek_ca_paths, bundled_ek_cas or ek_hash_paths`))
 	}
 	deny := map[string]bool{}
@@ -171,12 +157,12 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 			errs = append(errs, fmt.Errorf("expose_boot_components: %q is not one of %v", typ, tpmquote.ComponentTypes()))
 		}
 	}
-	policies, perrs := buildPolicies(c.Policies, pcrs)
+	policies, perrs := buildPolicies(c.Policies, c.PolicyPaths, pcrs)
 	errs = append(errs, perrs...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	v, err := tpmquote.NewVerifier(tpmquote.Options{EK: policy, PCRs: pcrs})
+	v, err := tpmquote.NewVerifier(tpmquote.Options{EK: ekPolicy, PCRs: pcrs})
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +200,7 @@ func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {
 func loadCAs(paths []string, roots, inter *x509.CertPool) error {
 	n := 0
 	err := eachFile(paths, func(path string, b []byte) error {
-		added, err := addPEM(path, b, roots, inter)
+		added, err := ekca.AddPEM(path, b, roots, inter)
 		n += added
 		if err != nil {
 			return fmt.Errorf("ek_ca_paths: %w", err)
@@ -251,26 +237,6 @@ func loadHashes(paths []string) (map[string]bool, error) {
 	return hashes, err
 }
 
-// loadIMAAllowlist reads files in sha256sum's output format ("<hex>  <path>",
-// or a digest alone; lines starting with # are comments), so that an
-// operator can make one with `find /usr/bin -type f -exec sha256sum {} +`.
-// The path is informational: IMA allowlists match digests.
-func loadIMAAllowlist(paths []string, into map[string]bool) error {
-	return eachFile(paths, func(path string, b []byte) error {
-		return eachLine(path, b, func(line int, s string) error {
-			if s == "" || s[0] == '#' {
-				return nil
-			}
-			digest, _, _ := strings.Cut(s, " ")
-			if !isDigest(digest) {
-				return fmt.Errorf("%s line %d: %q is not a hex digest", path, line, digest)
-			}
-			into[strings.ToLower(digest)] = true
-			return nil
-		})
-	})
-}
-
 // eachLine calls fn with every line of b, trimmed, numbered from 1.
 func eachLine(path string, b []byte, fn func(line int, s string) error) error {
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -286,35 +252,9 @@ func eachLine(path string, b []byte, fn func(line int, s string) error) error {
 	return nil
 }
 
-// listFiles returns the regular files named by paths, directories read one
-// level deep.
-func listFiles(paths []string) ([]string, error) {
-	var files []string
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			if e.Type().IsRegular() {
-				files = append(files, filepath.Join(p, e.Name()))
-			}
-		}
-	}
-	return files, nil
-}
-
 // eachFile calls fn with the contents of every file listFiles finds.
 func eachFile(paths []string, fn func(path string, b []byte) error) error {
-	files, err := listFiles(paths)
+	files, err := readfile.List(paths)
 	if err != nil {
 		return err
 	}
@@ -345,94 +285,66 @@ func isHash(s string) bool {
 	return err == nil
 }
 
-// buildPolicies compiles the policy blocks, reporting every problem.
-func buildPolicies(blocks map[string]PolicyConfig, quoted tpmquote.PCRSelection) ([]*policy.Policy, []error) {
-	names := make([]string, 0, len(blocks))
-	for n := range blocks {
+// buildPolicies compiles the inline policy blocks and those of the policy
+// files, reporting every problem; a name defined twice is one.
+func buildPolicies(inline map[string]PolicyConfig, paths []string, quoted tpmquote.PCRSelection) ([]*policy.Policy, []error) {
+	type located struct {
+		conf PolicyConfig
+		path string // "" inline
+	}
+	all := map[string]located{}
+	for name, c := range inline {
+		all[name] = located{conf: c}
+	}
+	var errs []error
+	if len(paths) > 0 {
+		files, err := policy.LoadFiles(paths)
+		if err != nil {
+			errs = append(errs, prefixed("policy_paths", err)...)
+		}
+		for name, src := range files {
+			if _, ok := all[name]; ok {
+				errs = append(errs, fmt.Errorf("policy %q is defined inline and in %s", name, src.Path))
+				continue
+			}
+			all[name] = located{conf: src.Config, path: src.Path}
+		}
+	}
+	names := make([]string, 0, len(all))
+	for n := range all {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var (
-		out  []*policy.Policy
-		errs []error
-	)
+	var out []*policy.Policy
 	for _, name := range names {
-		b := blocks[name]
-		p := &policy.Policy{Name: name, Required: b.Required, SecureBoot: b.SecureBoot, EKCertificate: b.EKCertificate}
-		if name == "" || strings.ContainsAny(name, " :") {
-			errs = append(errs, fmt.Errorf("policy %q: a name without spaces or colons is required", name))
+		l := all[name]
+		dir := ""
+		if l.path != "" {
+			dir = filepath.Dir(l.path)
 		}
-		for _, ref := range b.PCRs {
-			parts := strings.Split(ref, ":")
-			var (
-				alg tpmquote.HashAlg
-				idx int
-				val []byte
-				err error
-			)
-			if len(parts) != 3 {
-				err = errors.New("want <bank>:<index>:<hex>")
-			} else if alg, err = tpmquote.ParseHashAlg(parts[0]); err == nil {
-				if idx, err = strconv.Atoi(parts[1]); err == nil {
-					val, err = hex.DecodeString(parts[2])
-				}
-			}
-			switch {
-			case err != nil:
-				errs = append(errs, fmt.Errorf("policy %q: pcrs %q: %v", name, ref, err))
-				continue
-			case len(val) != alg.Size():
-				errs = append(errs, fmt.Errorf("policy %q: pcrs %q: %d bytes, want %d", name, ref, len(val), alg.Size()))
-				continue
-			case !slices.Contains(quoted[alg], idx):
-				errs = append(errs, fmt.Errorf("policy %q: pcrs %q: %s PCR %d is not quoted (add it to pcrs)", name, ref, alg, idx))
-				continue
-			}
-			if p.PCRs == nil {
-				p.PCRs = map[tpmquote.HashAlg]map[int][][]byte{}
-			}
-			if p.PCRs[alg] == nil {
-				p.PCRs[alg] = map[int][][]byte{}
-			}
-			p.PCRs[alg][idx] = append(p.PCRs[alg][idx], val)
-		}
-		var err error
-		if p.BootComponents, err = hexSet(b.BootComponents); err != nil {
-			errs = append(errs, fmt.Errorf("policy %q: boot_components: %w", name, err))
-		}
-		if p.IMAAllowlist, err = hexSet(b.IMAAllowlist); err != nil {
-			errs = append(errs, fmt.Errorf("policy %q: ima_allowlist: %w", name, err))
-		}
-		if len(b.IMAAllowlistPaths) > 0 {
-			if p.IMAAllowlist == nil {
-				p.IMAAllowlist = map[string]bool{}
-			}
-			if err := loadIMAAllowlist(b.IMAAllowlistPaths, p.IMAAllowlist); err != nil {
-				errs = append(errs, fmt.Errorf("policy %q: ima_allowlist_paths: %w", name, err))
-			}
+		p, err := l.conf.Compile(name, quoted, dir)
+		if err != nil {
+			errs = append(errs, prefixed(l.path, err)...)
+			continue
 		}
 		out = append(out, p)
 	}
 	return out, errs
 }
 
-// hexSet returns the set of lowercase hex digests, nil for an empty list.
-func hexSet(list []string) (map[string]bool, error) {
-	if len(list) == 0 {
-		return nil, nil
+// prefixed returns the errors joined in err, each prefixed by path (a file
+// or a configuration key) when it is not empty.
+func prefixed(path string, err error) []error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
 	}
-	set := map[string]bool{}
-	for _, h := range list {
-		if !isDigest(h) {
-			return nil, fmt.Errorf("%q is not a hex digest", h)
-		}
-		set[strings.ToLower(h)] = true
+	if path == "" {
+		return errs
 	}
-	return set, nil
-}
-
-// isDigest reports whether s is a hex digest of SHA-1 size or more.
-func isDigest(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil && len(s) >= 40
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s: %w", path, e)
+	}
+	return out
 }

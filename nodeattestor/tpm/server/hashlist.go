@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+
+	"github.com/hwattest/hwattest/internal/readfile"
 )
 
 // hashList is the EK hash allowlist, reloaded when its files change: an
@@ -57,7 +59,7 @@ func (h *hashList) refresh() (bool, error) {
 
 // stampOf summarizes the files named by paths (directories one level deep).
 func stampOf(paths []string) (string, error) {
-	files, err := listFiles(paths)
+	files, err := readfile.List(paths)
 	if err != nil {
 		return "", fmt.Errorf("ek_hash_paths: %w", err)
 	}

@@ -91,7 +91,7 @@ func Begin(tpm transport.TPM, cfg Config) (s *Session, att *tpmquote.Attestation
 	if err != nil {
 		return s, nil, err
 	}
-	info, err := tpmInfo(tpm)
+	info, err := ReadInfo(tpm)
 	if err != nil {
 		return s, nil, err
 	}
@@ -205,9 +205,10 @@ func readLog(path string, limit int) ([]byte, error) {
 	return b, nil
 }
 
-// tpmInfo reads the TPM's self-reported manufacturer, vendor string and
-// firmware version.
-func tpmInfo(tpm transport.TPM) (tpmquote.TPMInfo, error) {
+// ReadInfo reads the TPM's self-reported manufacturer, vendor string and
+// firmware version (TPM2_GetCapability). They are informational: the EK
+// certificate is what certifies a TPM's make.
+func ReadInfo(tpm transport.TPM) (tpmquote.TPMInfo, error) {
 	rsp, err := tpm2.GetCapability{
 		Capability:    tpm2.TPMCapTPMProperties,
 		Property:      uint32(tpm2.TPMPTManufacturer),

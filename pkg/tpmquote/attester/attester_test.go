@@ -79,3 +79,38 @@ func TestFlushesEverything(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestReadEK reads the EK more often than swtpm has object slots, so a
+// leaked transient EK would fail a later read, and finds the key and the
+// certificate Begin uses.
+func TestReadEK(t *testing.T) {
+	sw := swtpmtest.Start(t, swtpmtest.Options{})
+	tpm, err := attester.Open(sw.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tpm.Close()
+	for _, alg := range []attester.KeyAlgorithm{"", attester.ECC} {
+		var ek *attester.EK
+		for i := 0; i < 5; i++ {
+			if ek, err = attester.ReadEK(tpm, alg); err != nil {
+				t.Fatalf("%q read %d: %v", alg, i, err)
+			}
+		}
+		s, _, err := attester.Begin(tpm, attester.Config{EKAlgorithm: alg, EventLogPath: "-"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ek.Certificate, s.EK().Certificate) || len(ek.Certificate) == 0 {
+			t.Errorf("%q: ReadEK certificate differs from Begin's", alg)
+		}
+		s.Close()
+	}
+	if _, err := attester.ReadEK(tpm, "dsa"); err == nil || err.Error() != `attester: ek algorithm "dsa": want "rsa" or "ecc"` {
+		t.Errorf("err = %v", err)
+	}
+	info, err := attester.ReadInfo(tpm)
+	if err != nil || info.Manufacturer != "IBM" {
+		t.Errorf("info %+v, %v", info, err)
+	}
+}

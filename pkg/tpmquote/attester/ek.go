@@ -140,6 +140,26 @@ func findEK(tpm transport.TPM, alg KeyAlgorithm) (*EK, error) {
 	return createEK(tpm, tpm2.RSAEKTemplate)
 }
 
+// ReadEK finds the TPM's EK of the given algorithm ("" means RSA) as Begin
+// does, and returns its certificate and public key without keeping it: an EK
+// created from the profile template is flushed again.
+func ReadEK(tpm transport.TPM, alg KeyAlgorithm) (*EK, error) {
+	if alg == "" {
+		alg = RSA
+	}
+	if err := checkAlg("ek", alg); err != nil {
+		return nil, err
+	}
+	ek, err := findEK(tpm, alg)
+	if err != nil {
+		return nil, err
+	}
+	if ek.transient {
+		flush(tpm, ek.handle)
+	}
+	return &EK{Certificate: ek.Certificate, Public: ek.Public, Key: ek.Key}, nil
+}
+
 func isEK(pub *tpm2.TPMTPublic, alg KeyAlgorithm) bool {
 	a := pub.ObjectAttributes
 	if !a.Restricted || !a.Decrypt || a.SignEncrypt || !a.FixedTPM || !a.FixedParent {

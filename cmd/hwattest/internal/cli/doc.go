@@ -1,0 +1,5 @@
+// Package cli is the hwattest command line: the subcommands ek, evidence,
+// reference and verify, their flags, help texts and exit codes. It runs in
+// process (Run), so that its tests drive it against swtpm and the simulator
+// without building a binary. docs/cli.md documents it for operators.
+package cli

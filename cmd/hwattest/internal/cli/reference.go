@@ -1,0 +1,389 @@
+package cli
+
+import (
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hwattest/hwattest/pkg/evidence"
+	"github.com/hwattest/hwattest/pkg/policy"
+	"github.com/hwattest/hwattest/pkg/tpmquote"
+)
+
+// Values of --on-difference.
+const (
+	onDifferenceList = "list"
+	onDifferenceOmit = "omit"
+)
+
+// policyName is what --name accepts: a selector value (policy:NAME) that
+// needs no quoting anywhere.
+var policyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// imaPCR is the PCR the kernel's IMA extends: its value changes with every
+// file measured, so it is no reference value (use an IMA allowlist).
+const imaPCR = 10
+
+// checkedComponentTypes are the boot component types policies check
+// (pkg/policy: boot_components).
+var checkedComponentTypes = []string{"EV_EFI_BOOT_SERVICES_APPLICATION", "EV_EFI_BOOT_SERVICES_DRIVER"}
+
+func referenceCommand() *command {
+	return &command{
+		name:    "reference",
+		summary: "derive a reference policy from the evidence of known-good machines",
+		usage:   "reference -o FILE --name NAME [--on-difference list|omit] [--required] EVIDENCE...",
+		help: `Verifies each evidence file (as hwattest verify does; any failure stops it),
+then derives reference values from all of them and writes a policy file with
+one block, policy "NAME" { ... }, that the server plugin reads (policy_paths)
+and hwattest verify evaluates:
+
+  ek_certificate   when every EK certificate chained to a trusted CA
+  secure_boot      when every boot log shows secure boot on
+  pcrs             the PCR values per bank ("<bank>:<index>:<hex>"), for the
+                   PCRs every file quoted (PCR 10, IMA's, is left out: use an
+                   IMA allowlist)
+  boot_components  the digests of the boot applications and drivers the boot
+                   logs measured, when every file has a boot log
+
+Where the machines differ, it says where on standard error and, with
+--on-difference list (the default), lists each value seen (any of them
+passes), or with --on-difference omit leaves that PCR (or the boot component
+rule) out. The policy is report-only (required = false) unless --required: a
+node that fails it only lacks the policy:NAME selector (docs/operations.md).`,
+		flags: func(fs *flag.FlagSet) func(*env, []string) error {
+			out := fs.String("o", "", "write the policy to `FILE` (- for standard output); required")
+			name := fs.String("name", "", "the policy's `NAME`, the plugin's selector policy:NAME; required")
+			diff := fs.String("on-difference", onDifferenceList, "where machines differ, `MODE`: list each value, or omit the PCR")
+			required := fs.Bool("required", false, "write required = true: a node that fails is refused (default: report-only)")
+			var trust trustFlags
+			trust.register(fs, true)
+			return func(e *env, args []string) error {
+				switch {
+				case *out == "":
+					return usageErrorf("-o FILE is required")
+				case *name == "":
+					return usageErrorf("--name NAME is required")
+				case !policyName.MatchString(*name):
+					return usageErrorf("--name %q: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128", *name)
+				case *diff != onDifferenceList && *diff != onDifferenceOmit:
+					return usageErrorf("--on-difference %q: want list or omit", *diff)
+				case len(args) == 0:
+					return usageErrorf("no evidence file given")
+				}
+				return runReference(e, *out, *name, *diff, *required, &trust, args)
+			}
+		},
+	}
+}
+
+// machine is one verified evidence file.
+type machine struct {
+	path string
+	file *evidence.File
+	res  *tpmquote.Result
+}
+
+type pcrKey struct {
+	alg tpmquote.HashAlg
+	idx int
+}
+
+// component is a boot component digest and where it was first seen.
+type component struct {
+	pcr int
+	typ string
+}
+
+func runReference(e *env, out, name, mode string, required bool, trust *trustFlags, paths []string) error {
+	ek, _, _, err := trust.policy()
+	if err != nil {
+		return err
+	}
+	var ms []machine
+	for _, p := range paths {
+		f, err := readEvidence(p)
+		if err != nil {
+			return err
+		}
+		ms = append(ms, machine{path: p, file: f})
+	}
+	for i := range ms {
+		res, err := ms[i].file.Verify(evidence.Options{EK: ek})
+		if err != nil {
+			return failedf("%s does not verify, so it gives no reference values: %w", ms[i].path, err)
+		}
+		ms[i].res = res
+	}
+	d := derive(ms, mode)
+	for _, n := range d.notes {
+		fmt.Fprintf(e.stderr, "%s\n", n)
+	}
+	text := d.hcl(name, required, ms, time.Now().UTC())
+	// What is written must be what the plugin reads.
+	blocks, err := policy.Parse(text)
+	if err == nil {
+		_, err = blocks[name].Compile(name, nil, "")
+	}
+	if err != nil {
+		return fmt.Errorf("the derived policy does not parse (a bug): %w", err)
+	}
+	if err := writeOutput(e, out, []byte(text)); err != nil {
+		return err
+	}
+	where := out
+	if out == "-" {
+		where = "standard output"
+	}
+	mode2 := "report-only (required = false)"
+	if required {
+		mode2 = "required"
+	}
+	fmt.Fprintf(e.stderr, "wrote policy %q to %s from %d evidence files: %d PCR values, secure_boot %v, ek_certificate %v, %d boot components; %s\n",
+		name, where, len(ms), d.pcrValues(), d.secureBoot, d.ekCertificate, len(d.components), mode2)
+	return nil
+}
+
+// derived are the reference values of a set of machines.
+type derived struct {
+	ekCertificate bool
+	secureBoot    bool
+	pcrs          map[pcrKey][]string // allowed hex values, sorted
+	components    map[string]component
+	// componentsOmitted is why boot_components was left out.
+	componentsOmitted string
+	differences       []string
+	notes             []string
+}
+
+func (d *derived) pcrValues() int {
+	n := 0
+	for _, v := range d.pcrs {
+		n += len(v)
+	}
+	return n
+}
+
+func derive(ms []machine, mode string) *derived {
+	d := &derived{ekCertificate: true, secureBoot: true, pcrs: map[pcrKey][]string{}, components: map[string]component{}}
+	note := func(format string, args ...any) { d.notes = append(d.notes, fmt.Sprintf(format, args...)) }
+
+	for _, m := range ms {
+		if !m.res.EKCertVerified {
+			d.ekCertificate = false
+			note("%s: the EK certificate did not chain to a trusted CA: ek_certificate left out", m.path)
+		}
+		if st := secureBootState(m.res.Boot); st != "on" {
+			d.secureBoot = false
+			note("%s: secure boot is %s: secure_boot left out", m.path, st)
+		}
+	}
+
+	// PCR values: which files quoted each PCR, and the values seen.
+	seen := map[pcrKey]map[string][]string{} // PCR -> hex value -> files
+	for _, m := range ms {
+		for alg, bank := range m.res.PCRs {
+			for idx, v := range bank {
+				k := pcrKey{alg, idx}
+				if seen[k] == nil {
+					seen[k] = map[string][]string{}
+				}
+				h := hex.EncodeToString(v)
+				seen[k][h] = append(seen[k][h], m.path)
+			}
+		}
+	}
+	for _, k := range sortedKeys(seen) {
+		vals := seen[k]
+		files := 0
+		for _, fs := range vals {
+			files += len(fs)
+		}
+		switch {
+		case k.idx == imaPCR:
+			note("%s PCR %d is IMA's and changes with every measured file: left out (use ima_allowlist)", k.alg, k.idx)
+			continue
+		case files < len(ms):
+			note("%s PCR %d was quoted in %d of %d evidence files: left out", k.alg, k.idx, files, len(ms))
+			continue
+		}
+		hexes := make([]string, 0, len(vals))
+		for h := range vals {
+			hexes = append(hexes, h)
+		}
+		sort.Strings(hexes)
+		if len(hexes) > 1 {
+			var where []string
+			for _, h := range hexes {
+				where = append(where, fmt.Sprintf("%s… in %s", h[:16], strings.Join(vals[h], ", ")))
+			}
+			action := "each value listed"
+			if mode == onDifferenceOmit {
+				action = "left out"
+			}
+			d.differences = append(d.differences, fmt.Sprintf("%s PCR %d: %d values, %s", k.alg, k.idx, len(hexes), action))
+			note("machines differ in %s PCR %d (%s): %s", k.alg, k.idx, strings.Join(where, "; "), action)
+			if mode == onDifferenceOmit {
+				continue
+			}
+		}
+		d.pcrs[k] = hexes
+	}
+
+	// Boot components, when every file has a boot log.
+	var sets []map[string]bool
+	for _, m := range ms {
+		if m.res.Boot == nil {
+			d.componentsOmitted = m.path + " has no boot event log"
+			note("%s has no boot event log: boot_components left out", m.path)
+			d.components = map[string]component{}
+			return d
+		}
+		set := map[string]bool{}
+		for _, c := range m.res.Boot.Components {
+			if !slices.Contains(checkedComponentTypes, c.Type) {
+				continue
+			}
+			h := hex.EncodeToString(c.Digest)
+			set[h] = true
+			if _, ok := d.components[h]; !ok {
+				d.components[h] = component{pcr: c.PCR, typ: c.Type}
+			}
+		}
+		sets = append(sets, set)
+	}
+	var partial int
+	for h := range d.components {
+		for _, s := range sets {
+			if !s[h] {
+				partial++
+				break
+			}
+		}
+	}
+	if partial > 0 {
+		action := "all of them listed"
+		if mode == onDifferenceOmit {
+			action = "boot_components left out"
+			d.componentsOmitted = "the machines' boot components differ"
+			d.components = map[string]component{}
+		}
+		d.differences = append(d.differences, fmt.Sprintf("boot components: %d not measured on every machine, %s", partial, action))
+		note("machines differ in their boot components: %d are not measured on every machine: %s", partial, action)
+	}
+	return d
+}
+
+// hcl writes the policy file.
+func (d *derived) hcl(name string, required bool, ms []machine, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Reference values for policy %q, written by hwattest reference at %s\n", name, now.Format(time.RFC3339))
+	fmt.Fprintf(&b, "# from %d evidence files, each verified offline (evidence files are not live\n", len(ms))
+	fmt.Fprintf(&b, "# attestations: make sure the machines were known-good when captured):\n")
+	for _, m := range ms {
+		fmt.Fprintf(&b, "#   %s: host %q, captured %s, EK %s\n", commentSafe(m.path), m.file.Host, m.file.Captured.UTC().Format(time.RFC3339), m.res.EKHash)
+	}
+	if len(d.differences) > 0 {
+		fmt.Fprintf(&b, "# Where the machines differ:\n")
+		for _, s := range d.differences {
+			fmt.Fprintf(&b, "#   %s\n", s)
+		}
+	}
+	sel := tpmquote.PCRSelection{}
+	for k := range d.pcrs {
+		sel[k.alg] = append(sel[k.alg], k.idx)
+	}
+	if len(sel) > 0 {
+		fmt.Fprintf(&b, "# The server plugin must quote these PCRs: pcrs = %s\n", hclSelection(sel))
+	}
+	if !required {
+		fmt.Fprintf(&b, "# required = false is report-only: a node that fails only lacks the policy:%s\n", name)
+		fmt.Fprintf(&b, "# selector. Set required = true once every node has it (docs/operations.md).\n")
+	}
+	fmt.Fprintf(&b, "policy %q {\n", name)
+	fmt.Fprintf(&b, "  required = %v\n", required)
+	if d.ekCertificate {
+		fmt.Fprintf(&b, "  ek_certificate = true\n")
+	}
+	if d.secureBoot {
+		fmt.Fprintf(&b, "  secure_boot = true\n")
+	}
+	if len(d.pcrs) > 0 {
+		fmt.Fprintf(&b, "  pcrs = [\n")
+		for _, k := range sortedKeys(d.pcrs) {
+			for _, v := range d.pcrs[k] {
+				fmt.Fprintf(&b, "    \"%s:%d:%s\",\n", k.alg, k.idx, v)
+			}
+		}
+		fmt.Fprintf(&b, "  ]\n")
+	}
+	switch {
+	case d.componentsOmitted != "":
+		fmt.Fprintf(&b, "  # boot_components left out: %s\n", commentSafe(d.componentsOmitted))
+	case len(d.components) > 0:
+		fmt.Fprintf(&b, "  # the boot applications and drivers the verified boot logs measured\n")
+		fmt.Fprintf(&b, "  boot_components = [\n")
+		hs := make([]string, 0, len(d.components))
+		for h := range d.components {
+			hs = append(hs, h)
+		}
+		sort.Slice(hs, func(i, j int) bool {
+			a, c := d.components[hs[i]], d.components[hs[j]]
+			if a.pcr != c.pcr {
+				return a.pcr < c.pcr
+			}
+			return hs[i] < hs[j]
+		})
+		for _, h := range hs {
+			c := d.components[h]
+			fmt.Fprintf(&b, "    \"%s\", # PCR %d %s\n", h, c.pcr, c.typ)
+		}
+		fmt.Fprintf(&b, "  ]\n")
+	}
+	fmt.Fprintf(&b, "}\n")
+	return b.String()
+}
+
+// hclSelection formats a selection as an HCL map: { sha256 = [0, 1] }.
+func hclSelection(sel tpmquote.PCRSelection) string {
+	var parts []string
+	for _, alg := range sel.Banks() {
+		idx := slices.Clone(sel[alg])
+		slices.Sort(idx)
+		s := make([]string, len(idx))
+		for i, x := range idx {
+			s[i] = fmt.Sprint(x)
+		}
+		parts = append(parts, fmt.Sprintf("%s = [%s]", alg, strings.Join(s, ", ")))
+	}
+	return "{ " + strings.Join(parts, ", ") + " }"
+}
+
+func sortedKeys[V any](m map[pcrKey]V) []pcrKey {
+	keys := make([]pcrKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].alg != keys[j].alg {
+			return keys[i].alg < keys[j].alg
+		}
+		return keys[i].idx < keys[j].idx
+	})
+	return keys
+}
+
+// commentSafe keeps s on one line of an HCL comment.
+func commentSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,272 @@
+package policy
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/internal/readfile"
+	"github.com/hwattest/hwattest/pkg/tpmquote"
+)
+
+// MaxFileSize bounds a policy file and an IMA allowlist file.
+const MaxFileSize = 16 << 20
+
+// FileExt is the extension of the policy files LoadFiles reads from a
+// directory.
+const FileExt = ".hcl"
+
+// Config is one `policy "<name>" { ... }` block of HCL configuration, as the
+// server plugin reads it inline and from policy files.
+type Config struct {
+	// Required refuses a node that fails the policy (PermissionDenied);
+	// otherwise it only lacks the policy:<name> selector (report-only).
+	Required bool `hcl:"required"`
+	// SecureBoot requires the verified boot log to show secure boot on.
+	SecureBoot bool `hcl:"secure_boot"`
+	// EKCertificate requires an EK certificate from a trusted CA.
+	EKCertificate bool `hcl:"ek_certificate"`
+	// PCRs are reference values "<bank>:<index>:<hex>"; several values for
+	// one PCR allow any of them. Each PCR must be quoted.
+	PCRs []string `hcl:"pcrs"`
+	// BootComponents are the allowed hex digests of boot applications and
+	// drivers (empty: not checked).
+	BootComponents []string `hcl:"boot_components"`
+	// IMAAllowlist are the allowed hex file hashes in the IMA log (empty:
+	// not checked).
+	IMAAllowlist []string `hcl:"ima_allowlist"`
+	// IMAAllowlistPaths are files or directories in sha256sum's output
+	// format whose digests join IMAAllowlist (read when compiled).
+	IMAAllowlistPaths []string `hcl:"ima_allowlist_paths"`
+}
+
+// file is the content of a policy file: policy blocks and nothing else.
+type file struct {
+	Policies map[string]Config `hcl:"policy"`
+}
+
+// Source is a policy block read from a policy file.
+type Source struct {
+	Config Config
+	// Path is the file the block was read from.
+	Path string
+}
+
+// Parse parses the text of a policy file: `policy "<name>" { ... }` blocks
+// only. Unknown keys and a name defined twice are errors; every problem is
+// reported.
+func Parse(text string) (map[string]Config, error) {
+	var f file
+	if errs := hclconf.Decode(text, &f); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if f.Policies == nil {
+		f.Policies = map[string]Config{}
+	}
+	return f.Policies, nil
+}
+
+// LoadFiles reads policy files. Each path is a file, or a directory whose
+// regular *.hcl files (one level deep) are read. A name defined in two files
+// is an error. Every problem is reported, each prefixed by its file.
+func LoadFiles(paths []string) (map[string]Source, error) {
+	var list []string
+	for _, p := range paths {
+		files, err := readfile.List([]string{p})
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 1 && files[0] == p {
+			list = append(list, p) // a file named explicitly, whatever its extension
+			continue
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, FileExt) {
+				list = append(list, f)
+			}
+		}
+	}
+	out := map[string]Source{}
+	var errs []error
+	for _, path := range list {
+		b, err := readfile.Limited(path, MaxFileSize)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		blocks, err := Parse(string(b))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			continue
+		}
+		for _, name := range sortedNames(blocks) {
+			if prev, ok := out[name]; ok {
+				errs = append(errs, fmt.Errorf("policy %q is defined in %s and in %s", name, prev.Path, path))
+				continue
+			}
+			out[name] = Source{Config: blocks[name], Path: path}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// Compile checks c and returns the policy called name, reporting every
+// problem. quoted is the PCR selection the verifier quotes: a reference value
+// for a PCR outside it is an error; nil skips that check (offline
+// verification, where the evidence says what was quoted, and a reference
+// value for an unquoted PCR fails at evaluation). Relative
+// ima_allowlist_paths are resolved against dir ("" means the working
+// directory).
+func (c Config) Compile(name string, quoted tpmquote.PCRSelection, dir string) (*Policy, error) {
+	p := &Policy{Name: name, Required: c.Required, SecureBoot: c.SecureBoot, EKCertificate: c.EKCertificate}
+	var errs []error
+	if name == "" || strings.ContainsAny(name, " :") {
+		errs = append(errs, fmt.Errorf("policy %q: a name without spaces or colons is required", name))
+	}
+	for _, ref := range c.PCRs {
+		alg, idx, val, err := ParsePCR(ref)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("policy %q: pcrs %q: %v", name, ref, err))
+			continue
+		case quoted != nil && !slices.Contains(quoted[alg], idx):
+			errs = append(errs, fmt.Errorf("policy %q: pcrs %q: %s PCR %d is not quoted (add it to pcrs)", name, ref, alg, idx))
+			continue
+		}
+		if p.PCRs == nil {
+			p.PCRs = map[tpmquote.HashAlg]map[int][][]byte{}
+		}
+		if p.PCRs[alg] == nil {
+			p.PCRs[alg] = map[int][][]byte{}
+		}
+		p.PCRs[alg][idx] = append(p.PCRs[alg][idx], val)
+	}
+	var err error
+	if p.BootComponents, err = hexSet(c.BootComponents); err != nil {
+		errs = append(errs, fmt.Errorf("policy %q: boot_components: %w", name, err))
+	}
+	if p.IMAAllowlist, err = hexSet(c.IMAAllowlist); err != nil {
+		errs = append(errs, fmt.Errorf("policy %q: ima_allowlist: %w", name, err))
+	}
+	if len(c.IMAAllowlistPaths) > 0 {
+		if p.IMAAllowlist == nil {
+			p.IMAAllowlist = map[string]bool{}
+		}
+		paths := make([]string, len(c.IMAAllowlistPaths))
+		for i, ap := range c.IMAAllowlistPaths {
+			paths[i] = ap
+			if dir != "" && !filepath.IsAbs(ap) {
+				paths[i] = filepath.Join(dir, ap)
+			}
+		}
+		if err := loadIMAAllowlist(paths, p.IMAAllowlist); err != nil {
+			errs = append(errs, fmt.Errorf("policy %q: ima_allowlist_paths: %w", name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// ParsePCR parses a reference value "<bank>:<index>:<hex>".
+func ParsePCR(ref string) (tpmquote.HashAlg, int, []byte, error) {
+	parts := strings.Split(ref, ":")
+	if len(parts) != 3 {
+		return 0, 0, nil, errors.New("want <bank>:<index>:<hex>")
+	}
+	alg, err := tpmquote.ParseHashAlg(parts[0])
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	idx, err := strconv.Atoi(parts[1])
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if idx < 0 || idx > tpmquote.MaxPCR {
+		return 0, 0, nil, fmt.Errorf("PCR %d out of range 0..%d", idx, tpmquote.MaxPCR)
+	}
+	val, err := hex.DecodeString(parts[2])
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if len(val) != alg.Size() {
+		return 0, 0, nil, fmt.Errorf("%d bytes, want %d", len(val), alg.Size())
+	}
+	return alg, idx, val, nil
+}
+
+// loadIMAAllowlist reads files in sha256sum's output format ("<hex>  <path>",
+// or a digest alone; lines starting with # are comments), so that an
+// operator can make one with `find /usr/bin -type f -exec sha256sum {} +`.
+// The path is informational: IMA allowlists match digests.
+func loadIMAAllowlist(paths []string, into map[string]bool) error {
+	files, err := readfile.List(paths)
+	if err != nil {
+		return err
+	}
+	for _, path := range files {
+		b, err := readfile.Limited(path, MaxFileSize)
+		if err != nil {
+			return err
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(nil, 64<<10)
+		for line := 1; sc.Scan(); line++ {
+			s := strings.TrimSpace(sc.Text())
+			if s == "" || s[0] == '#' {
+				continue
+			}
+			digest, _, _ := strings.Cut(s, " ")
+			if !isDigest(digest) {
+				return fmt.Errorf("%s line %d: %q is not a hex digest", path, line, digest)
+			}
+			into[strings.ToLower(digest)] = true
+		}
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// hexSet returns the set of lowercase hex digests, nil for an empty list.
+func hexSet(list []string) (map[string]bool, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	set := map[string]bool{}
+	for _, h := range list {
+		if !isDigest(h) {
+			return nil, fmt.Errorf("%q is not a hex digest", h)
+		}
+		set[strings.ToLower(h)] = true
+	}
+	return set, nil
+}
+
+// isDigest reports whether s is a hex digest of SHA-1 size or more.
+func isDigest(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil && len(s) >= 40
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
