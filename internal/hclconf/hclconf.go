@@ -12,8 +12,6 @@ import (
 
 	"github.com/hashicorp/hcl"
 	"github.com/hashicorp/hcl/hcl/ast"
-
-	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
 )
 
 // Decode decodes text into v (a pointer to a struct with hcl tags) and
@@ -83,14 +81,4 @@ func checkKeys(list *ast.ObjectList, t reflect.Type, prefix string, unknown, twi
 		}
 		checkKeys(obj.List, ft.Elem(), prefix+key+"."+label, unknown, twice)
 	}
-}
-
-// Validation is a plugin's answer to SPIRE's Validate call for the error its
-// configuration builder returned: valid when err is nil, otherwise not valid
-// with the error (every problem, joined) as the note.
-func Validation(err error) *configv1.ValidateResponse {
-	if err != nil {
-		return &configv1.ValidateResponse{Valid: false, Notes: []string{err.Error()}}
-	}
-	return &configv1.ValidateResponse{Valid: true}
 }

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/internal/plugincfg"
 	"github.com/hwattest/hwattest/workloadattestor/container/cgroups"
 )
 
@@ -130,7 +130,7 @@ func closeRuntimes(rs []namedRuntime) {
 // Validate implements configv1.ConfigServer with Configure's checks.
 func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
 	_, err := buildConfig(req.HclConfiguration)
-	return hclconf.Validation(err), nil
+	return plugincfg.Validation(err), nil
 }
 
 // Attest implements workloadattestorv1.WorkloadAttestorServer: the selectors

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/internal/plugincfg"
 )
 
 // Name is the plugin name; SPIRE stores selectors as "exe:<value>".
@@ -99,7 +99,7 @@ func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*
 // Validate implements configv1.ConfigServer with Configure's checks.
 func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
 	_, err := buildConfig(req.HclConfiguration)
-	return hclconf.Validation(err), nil
+	return plugincfg.Validation(err), nil
 }
 
 // Attest implements workloadattestorv1.WorkloadAttestorServer: the selectors

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/internal/plugincfg"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 	"github.com/hwattest/hwattest/pkg/tpmquote/attester"
 )
@@ -94,7 +95,7 @@ func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*
 // Validate implements configv1.ConfigServer with Configure's checks.
 func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
 	_, err := buildConfig(req.HclConfiguration)
-	return hclconf.Validation(err), nil
+	return plugincfg.Validation(err), nil
 }
 
 // AidAttestation opens the TPM, sends the attestation, answers the challenge

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/internal/plugincfg"
 	"github.com/hwattest/hwattest/nodeattestor/tpm"
 	"github.com/hwattest/hwattest/pkg/policy"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
@@ -54,7 +54,7 @@ func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*
 // Validate implements configv1.ConfigServer with Configure's checks.
 func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
 	_, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain())
-	return hclconf.Validation(err), nil
+	return plugincfg.Validation(err), nil
 }
 
 // Attest implements the one challenge round trip.

@@ -1,0 +1,17 @@
+// Package plugincfg holds what every hwattest plugin answers SPIRE's config
+// service the same way.
+package plugincfg
+
+import (
+	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
+)
+
+// Validation is a plugin's answer to SPIRE's Validate call for the error its
+// configuration builder returned: valid when err is nil, otherwise not valid
+// with the error (every problem, joined) as the note.
+func Validation(err error) *configv1.ValidateResponse {
+	if err != nil {
+		return &configv1.ValidateResponse{Valid: false, Notes: []string{err.Error()}}
+	}
+	return &configv1.ValidateResponse{Valid: true}
+}
