@@ -161,8 +161,8 @@ func duration(key, s string) (time.Duration, error) {
 }
 
 // checkRuntimeBlocks counts the runtime blocks and finds what decoding into
-// a map hides: a runtime block without a name or with more than one, and
-// two blocks of one name (HCL keeps the last silently). Text that does not
+// a map hides: a runtime block without a name or with more than one (two
+// blocks of one name are reported by hclconf.Decode). Text that does not
 // parse counts as one block: hclconf.Decode reports it.
 func checkRuntimeBlocks(text string) (blocks int, errs []error) {
 	file, err := hcl.Parse(text)
@@ -173,7 +173,6 @@ func checkRuntimeBlocks(text string) (blocks int, errs []error) {
 	if !ok {
 		return 1, nil
 	}
-	seen := map[string]bool{}
 	for _, item := range list.Items {
 		if len(item.Keys) == 0 || strings.Trim(item.Keys[0].Token.Text, `"`) != "runtime" {
 			continue
@@ -183,11 +182,6 @@ func checkRuntimeBlocks(text string) (blocks int, errs []error) {
 			errs = append(errs, fmt.Errorf(`runtime blocks take one name: runtime "<name>" { ... } (line %d)`, item.Pos().Line))
 			continue
 		}
-		name := strings.Trim(item.Keys[1].Token.Text, `"`)
-		if seen[name] {
-			errs = append(errs, fmt.Errorf("runtime %q: defined twice", name))
-		}
-		seen[name] = true
 	}
 	return blocks, errs
 }

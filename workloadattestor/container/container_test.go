@@ -584,7 +584,7 @@ no runtime configured: add runtime "containerd" { address = "/run/containerd/con
 			name: "a name twice",
 			hcl: `runtime "containerd" { address = "/a.sock" }
 runtime "containerd" { address = "/b.sock" }`,
-			want: `runtime "containerd": defined twice`,
+			want: `runtime "containerd" is defined more than once`,
 		},
 		{
 			name: "two names",
