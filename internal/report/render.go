@@ -56,7 +56,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, n := range r.Nodes {
 		status := n.Status
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(n.SPIFFEID), status, orDash(clean(n.HighestLevel)),
-			orDash(clean(strings.Join(n.Levels, ","))), n.SecureBoot, orDash(clean(n.Manufacturer)), orDash(short(clean(n.EKHash))), timeString(n.SVIDExpiresAt))
+			orDash(clean(strings.Join(n.Levels, ","))), n.SecureBoot, orDash(clean(n.Manufacturer)), orDash(short(clean(n.EKHash))), orDash(timeString(n.SVIDExpiresAt)))
 	}
 	if len(r.Nodes) == 0 {
 		fmt.Fprintf(tw, "(no agents)\n")

@@ -1,10 +1,17 @@
 package cli_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
+	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc"
 
 	"github.com/hwattest/hwattest/cmd/hwattest/internal/cli"
 )
@@ -41,4 +48,53 @@ func TestReportUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestReportLevels(t *testing.T) {
+	got, err := cli.LevelNames([]string{"../../../../examples/policies"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "level1-genuine,level2-measured-boot,level3-reference,level4-runtime" {
+		t.Errorf("levels from examples/policies: %v", got)
+	}
+	got, err = cli.LevelNames([]string{"b,a", "c"})
+	if err != nil || strings.Join(got, ",") != "b,a,c" {
+		t.Errorf("levels %v, %v", got, err)
+	}
+	if got, err := cli.LevelNames(nil); got != nil || err != nil {
+		t.Errorf("no --levels: %v, %v", got, err)
+	}
+}
+
+// TestReportOutput writes an HTML report to a file from a fake server.
+func TestReportOutput(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "report.html")
+	var stdout, stderr strings.Builder
+	err := cli.WriteReport(t.Context(), cli.Env(&stdout, &stderr), fakeSPIRE{}, "html", out, []string{"level1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `<span class="status s-ok">ok</span>`) || stdout.Len() != 0 {
+		t.Errorf("report.html:\n%s\nstdout %q", b, stdout.String())
+	}
+}
+
+// fakeSPIRE is a server with one agent at level1 and no entries.
+type fakeSPIRE struct{}
+
+func (fakeSPIRE) ListAgents(context.Context, *agentv1.ListAgentsRequest, ...grpc.CallOption) (*agentv1.ListAgentsResponse, error) {
+	return &agentv1.ListAgentsResponse{Agents: []*types.Agent{{
+		Id:              &types.SPIFFEID{TrustDomain: "example.org", Path: "/spire/agent/tpm/ab"},
+		AttestationType: "tpm",
+		Selectors:       []*types.Selector{{Type: "tpm", Value: "policy:level1"}},
+	}}}, nil
+}
+
+func (fakeSPIRE) ListEntries(context.Context, *entryv1.ListEntriesRequest, ...grpc.CallOption) (*entryv1.ListEntriesResponse, error) {
+	return &entryv1.ListEntriesResponse{}, nil
 }
