@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -104,5 +106,34 @@ policy "level2" {
 	}
 	if len(got.NodeAliases) != 1 || got.NodeAliases[0].SPIFFEID != alias || !slices.Equal(got.NodeAliases[0].Nodes, []string{a.agentID()}) {
 		t.Errorf("node aliases: %+v", got.NodeAliases)
+	}
+
+	// 6. The hwattest binary (built with the plugins from cmd/...) writes
+	// the same report as CSV and as an HTML page.
+	bin := harness.Plugins(t)["hwattest"].Path
+	dir := t.TempDir()
+	csvOut, err := exec.Command(bin, "report", "--socket", server.Socket, "--levels", "level1,level2", "--format", "csv").Output()
+	if err != nil {
+		t.Fatalf("hwattest report --format csv: %v", err)
+	}
+	for _, want := range []string{
+		"node," + a.agentID() + ",,,,tpm," + a.ekHash + ",id:00001014,enabled,ok,level1;level2,level2,",
+		"node," + b.agentID() + ",,,,tpm," + b.ekHash + ",id:00001014,unknown,partial,level1,level1,",
+		"workload," + td + "/db,",
+	} {
+		if !strings.Contains(string(csvOut), want) {
+			t.Errorf("CSV lacks %q:\n%s", want, csvOut)
+		}
+	}
+	page := filepath.Join(dir, "report.html")
+	if out, err := exec.Command(bin, "report", "--socket", server.Socket, "--levels", "level1,level2", "--format", "html", "-o", page).CombinedOutput(); err != nil || len(out) != 0 {
+		t.Fatalf("hwattest report --format html: %v\n%s", err, out)
+	}
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), a.agentID()) || strings.Count(string(html), `class="status s-`) != 2 {
+		t.Errorf("report.html:\n%s", html)
 	}
 }
