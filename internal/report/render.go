@@ -51,12 +51,11 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteTable writes the report as aligned text for a terminal.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "Levels (lowest first): %s\n\n", orDash(strings.Join(r.Levels, ", ")))
+	fmt.Fprintf(tw, "Levels (lowest first): %s\n\n", orDash(clean(strings.Join(r.Levels, ", "))))
 	fmt.Fprintf(tw, "NODE\tSTATUS\tHIGHEST LEVEL\tLEVELS\tSECURE BOOT\tMANUFACTURER\tEK HASH\tSVID EXPIRES\n")
 	for _, n := range r.Nodes {
-		status := n.Status
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(n.SPIFFEID), status, orDash(clean(n.HighestLevel)),
-			orDash(clean(strings.Join(n.Levels, ","))), n.SecureBoot, orDash(clean(n.Manufacturer)), orDash(short(clean(n.EKHash))), orDash(timeString(n.SVIDExpiresAt)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(n.SPIFFEID), n.Status, orDash(clean(n.HighestLevel)),
+			orDash(clean(strings.Join(n.Levels, ","))), clean(n.SecureBoot), orDash(clean(n.Manufacturer)), orDash(short(clean(n.EKHash))), orDash(timeString(n.SVIDExpiresAt)))
 	}
 	if len(r.Nodes) == 0 {
 		fmt.Fprintf(tw, "(no agents)\n")
