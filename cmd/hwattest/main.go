@@ -1,7 +1,8 @@
 // Command hwattest is the operator's tool for hwattest: it shows a machine's
 // EK as SPIRE will see it, captures evidence files from a TPM, derives
-// reference policies from them and verifies evidence against policies
-// offline. See docs/cli.md, or run `hwattest help`.
+// reference policies from them, verifies evidence against policies offline
+// and reports which node of a SPIRE server meets which policy level. See
+// docs/cli.md, or run `hwattest help`.
 package main
 
 import (

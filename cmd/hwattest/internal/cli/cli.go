@@ -23,6 +23,8 @@ const (
 	ExitUsage = 2
 	// ExitTPM: the TPM could not be opened or failed a command.
 	ExitTPM = 3
+	// ExitServer: the SPIRE server could not be reached or refused a call.
+	ExitServer = 4
 )
 
 // exitError is an error with the exit code it ends the command with.
@@ -41,6 +43,10 @@ func usageErrorf(format string, args ...any) error {
 
 func failedf(format string, args ...any) error {
 	return &exitError{code: ExitFailed, err: fmt.Errorf(format, args...)}
+}
+
+func serverErrorf(format string, args ...any) error {
+	return &exitError{code: ExitServer, err: fmt.Errorf(format, args...)}
 }
 
 func tpmErrorf(format string, args ...any) error {
@@ -68,7 +74,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{ekCommand(), evidenceCommand(), referenceCommand(), verifyCommand()}
+	return []*command{ekCommand(), evidenceCommand(), referenceCommand(), verifyCommand(), reportCommand()}
 }
 
 const overview = `hwattest: the operator's tool for hardware-attested workload identity with SPIRE.
@@ -84,6 +90,7 @@ Exit codes:
   1  evidence did not verify, or a policy was not met
   2  usage or input error (flags, unreadable or malformed files, invalid policy)
   3  the TPM could not be opened or failed a command
+  4  the SPIRE server could not be reached or refused a call (report)
 
 Evidence files are NOT live attestations: the capturing tool chose the quote's
 nonce and checked credential activation itself at capture time. A SPIRE server
@@ -220,7 +227,7 @@ func printHelp(w io.Writer, c *command) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\nExit codes: 0 ok, 1 verification failed or policy not met, 2 usage or input error, 3 TPM unreachable.\n")
+	fmt.Fprintf(w, "\nExit codes: 0 ok, 1 verification failed or policy not met, 2 usage or input error, 3 TPM unreachable, 4 SPIRE server unreachable.\n")
 }
 
 // listFlag is a flag that may be given several times.

@@ -1,5 +1,6 @@
 // Package cli is the hwattest command line: the subcommands ek, evidence,
-// reference and verify, their flags, help texts and exit codes. It runs in
-// process (Run), so that its tests drive it against swtpm and the simulator
-// without building a binary. docs/cli.md documents it for operators.
+// reference, verify and report, their flags, help texts and exit codes. It
+// runs in process (Run), so that its tests drive it against swtpm, the
+// simulator and SPIRE without building a binary. docs/cli.md documents it for
+// operators.
 package cli

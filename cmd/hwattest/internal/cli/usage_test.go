@@ -34,7 +34,7 @@ func TestUsageAndInputErrors(t *testing.T) {
 		want string
 	}{
 		{nil, cli.ExitUsage, "hwattest: the operator's tool for hardware-attested workload identity with SPIRE.\n\nUsage:\n  hwattest <command> [flags] [arguments]"},
-		{[]string{"attest"}, cli.ExitUsage, `hwattest: unknown command "attest" (commands: ek, evidence, reference, verify; see hwattest help)`},
+		{[]string{"attest"}, cli.ExitUsage, `hwattest: unknown command "attest" (commands: ek, evidence, reference, verify, report; see hwattest help)`},
 		{[]string{"help", "attest"}, cli.ExitUsage, `hwattest: unknown command "attest"`},
 		{[]string{"ek", "--colour"}, cli.ExitUsage, "hwattest ek: flag provided but not defined: -colour\nusage: hwattest ek [--tpm ADDR] [--trust-domain TD] [--json] (see hwattest ek --help)"},
 		{[]string{"ek", "extra"}, cli.ExitUsage, `hwattest ek: unexpected argument "extra"`},
@@ -91,11 +91,11 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%v:\n%s", args, r.stdout)
 		}
 	}
-	for _, cmd := range []string{"ek", "evidence", "reference", "verify"} {
+	for _, cmd := range []string{"ek", "evidence", "reference", "verify", "report"} {
 		a := mustRun(t, cli.ExitOK, cmd, "--help")
 		b := mustRun(t, cli.ExitOK, "help", cmd)
 		if a.stdout != b.stdout || !strings.HasPrefix(a.stdout, "Usage: hwattest "+cmd) || !strings.Contains(a.stdout, "\nFlags:\n") ||
-			!strings.Contains(a.stdout, "Exit codes: 0 ok, 1 verification failed or policy not met, 2 usage or input error, 3 TPM unreachable.") {
+			!strings.Contains(a.stdout, "Exit codes: 0 ok, 1 verification failed or policy not met, 2 usage or input error, 3 TPM unreachable, 4 SPIRE server unreachable.") {
 			t.Errorf("help for %s:\n%s", cmd, a.stdout)
 		}
 	}
