@@ -136,4 +136,50 @@ policy "level2" {
 	if !strings.Contains(string(html), a.agentID()) || strings.Count(string(html), `class="status s-`) != 2 {
 		t.Errorf("report.html:\n%s", html)
 	}
+
+	// 7. A person opens the page: headless Chromium renders it (scripts
+	// run), the rendered nodes table shows both nodes with their status, and
+	// a screenshot is taken (HWATTEST_WRITE_SCREENSHOT=1 writes the one in
+	// docs/images).
+	renderReport(t, page, a.agentID(), b.agentID())
+}
+
+// renderReport opens page in headless Chromium, checks the rendered DOM and
+// takes a screenshot.
+func renderReport(t *testing.T, page string, nodes ...string) {
+	t.Helper()
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		harness.Missing(t, "chromium not found (apt-get install chromium)")
+	}
+	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1600,900"}
+	dom, err := exec.Command(chromium, append(flags, "--dump-dom", "file://"+page)...).Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	start := bytes.Index(dom, []byte(`<table class="sortable" id="nodes">`))
+	end := bytes.Index(dom[max(start, 0):], []byte("</table>"))
+	if start < 0 || end < 0 {
+		t.Fatalf("rendered page has no nodes table:\n%s", dom)
+	}
+	table := string(dom[start : start+end])
+	if got := strings.Count(table, "<tr"); got != len(nodes)+1 {
+		t.Errorf("rendered nodes table has %d rows, want %d and a header:\n%s", got, len(nodes), table)
+	}
+	for _, n := range nodes {
+		if !strings.Contains(table, n) {
+			t.Errorf("rendered nodes table lacks %s", n)
+		}
+	}
+	shot := filepath.Join(t.TempDir(), "report.png")
+	if os.Getenv("HWATTEST_WRITE_SCREENSHOT") == "1" {
+		shot, _ = filepath.Abs("../../docs/images/report.png")
+	}
+	if out, err := exec.Command(chromium, append(flags, "--screenshot="+shot, "file://"+page)...).CombinedOutput(); err != nil {
+		t.Fatalf("chromium --screenshot: %v\n%s", err, out)
+	}
+	png, err := os.ReadFile(shot)
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) || len(png) < 10<<10 {
+		t.Fatalf("screenshot %s: %d bytes, %v", shot, len(png), err)
+	}
 }
