@@ -3,12 +3,12 @@ package evidence_test
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/hwattest/hwattest/internal/depcheck"
 	"github.com/hwattest/hwattest/internal/tpmtest"
 	"github.com/hwattest/hwattest/pkg/evidence"
 	"github.com/hwattest/hwattest/pkg/evidence/capture"
@@ -163,22 +163,9 @@ func TestVerifyRefusals(t *testing.T) {
 // TestLinksNoDeviceCode: reading and verifying evidence files never links
 // the attester, a TPM transport or cgo.
 func TestLinksNoDeviceCode(t *testing.T) {
-	cmd := exec.Command("go", "list", "-deps", "github.com/hwattest/hwattest/pkg/evidence")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{
-			"github.com/hwattest/hwattest/pkg/tpmquote/attester",
-			"github.com/hwattest/hwattest/pkg/evidence/capture",
-			"github.com/google/go-tpm/tpm2/transport/",
-			"runtime/cgo",
-		} {
-			if strings.HasPrefix(dep, banned) {
-				t.Errorf("package evidence depends on %s", dep)
-			}
-		}
-	}
+	depcheck.Forbid(t, "github.com/hwattest/hwattest/pkg/evidence",
+		"github.com/hwattest/hwattest/pkg/tpmquote/attester",
+		"github.com/hwattest/hwattest/pkg/evidence/capture",
+		"github.com/google/go-tpm/tpm2/transport/",
+		"runtime/cgo")
 }
