@@ -5,10 +5,13 @@
 package readfile
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Limited reads the file at path, refusing one larger than limit bytes. It
@@ -55,4 +58,40 @@ func List(paths []string) ([]string, error) {
 		}
 	}
 	return files, nil
+}
+
+// Each calls fn with the path and contents of every file List finds, each
+// read with Limited.
+func Each(paths []string, limit int64, fn func(path string, b []byte) error) error {
+	files, err := List(paths)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := Limited(f, limit)
+		if err != nil {
+			return err
+		}
+		if err := fn(f, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Lines calls fn with every line of b (a file's contents, named path in
+// errors), trimmed of surrounding space and numbered from 1. A line longer
+// than 64 KiB is an error.
+func Lines(path string, b []byte, fn func(line int, s string) error) error {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 64<<10)
+	for line := 1; sc.Scan(); line++ {
+		if err := fn(line, strings.TrimSpace(sc.Text())); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }

@@ -2,7 +2,10 @@ package tpm_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -82,5 +85,27 @@ func TestSelectors(t *testing.T) {
 	unknown := &tpmquote.Result{EKHash: hash, Boot: &tpmquote.Boot{}}
 	if got := tpm.Selectors(unknown, tpm.SelectorOptions{}); len(got) != 1 {
 		t.Errorf("Selectors = %q", got)
+	}
+}
+
+func TestLoadEKHashes(t *testing.T) {
+	dir := t.TempDir()
+	a, b := strings.Repeat("a", 64), strings.Repeat("B", 64)
+	if err := os.WriteFile(filepath.Join(dir, "list"), []byte("# enrolled\n"+a+"  # node 1\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, b), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tpm.LoadEKHashes([]string{dir})
+	if err != nil || len(got) != 2 || !got[a] || !got[strings.ToLower(b)] {
+		t.Fatalf("LoadEKHashes = %v, %v", got, err)
+	}
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte(a+"\nxyz\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tpm.LoadEKHashes([]string{bad}); err == nil || err.Error() != bad+" line 2: not a hex SHA-256" {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -1,8 +1,6 @@
 package policy
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -212,33 +210,19 @@ func ParsePCR(ref string) (tpmquote.HashAlg, int, []byte, error) {
 // operator can make one with `find /usr/bin -type f -exec sha256sum {} +`.
 // The path is informational: IMA allowlists match digests.
 func loadIMAAllowlist(paths []string, into map[string]bool) error {
-	files, err := readfile.List(paths)
-	if err != nil {
-		return err
-	}
-	for _, path := range files {
-		b, err := readfile.Limited(path, MaxFileSize)
-		if err != nil {
-			return err
-		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(nil, 64<<10)
-		for line := 1; sc.Scan(); line++ {
-			s := strings.TrimSpace(sc.Text())
+	return readfile.Each(paths, MaxFileSize, func(path string, b []byte) error {
+		return readfile.Lines(path, b, func(line int, s string) error {
 			if s == "" || s[0] == '#' {
-				continue
+				return nil
 			}
 			digest, _, _ := strings.Cut(s, " ")
 			if !isDigest(digest) {
 				return fmt.Errorf("%s line %d: %q is not a hex digest", path, line, digest)
 			}
 			into[strings.ToLower(digest)] = true
-		}
-		if err := sc.Err(); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	return nil
+			return nil
+		})
+	})
 }
 
 // hexSet returns the set of lowercase hex digests, nil for an empty list.

@@ -44,6 +44,17 @@ func (r EKRequirement) String() string {
 	return fmt.Sprintf("EKRequirement(%d)", int(r))
 }
 
+// ParseEKRequirement is the inverse of EKRequirement.String: certificate,
+// hash, either or both.
+func ParseEKRequirement(s string) (EKRequirement, error) {
+	for _, r := range []EKRequirement{RequireCertificate, RequireHash, RequireEither, RequireBoth} {
+		if s == r.String() {
+			return r, nil
+		}
+	}
+	return 0, errorf("unknown EK requirement %q (want certificate, hash, either or both)", s)
+}
+
 // EKPolicy says how an EK is accepted.
 type EKPolicy struct {
 	// Roots are the trusted EK CA roots. Nil trusts no certificate.

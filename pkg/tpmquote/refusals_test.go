@@ -360,3 +360,14 @@ func TestAKMadeInTPMRefused(t *testing.T) {
 		}
 	})
 }
+
+func TestParseEKRequirement(t *testing.T) {
+	for _, r := range []tpmquote.EKRequirement{tpmquote.RequireCertificate, tpmquote.RequireHash, tpmquote.RequireEither, tpmquote.RequireBoth} {
+		if got, err := tpmquote.ParseEKRequirement(r.String()); err != nil || got != r {
+			t.Errorf("ParseEKRequirement(%q) = %v, %v", r.String(), got, err)
+		}
+	}
+	if _, err := tpmquote.ParseEKRequirement("none"); err == nil || err.Error() != `tpmquote: unknown EK requirement "none" (want certificate, hash, either or both)` {
+		t.Errorf("err = %v", err)
+	}
+}

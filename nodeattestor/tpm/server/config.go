@@ -1,13 +1,9 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -16,14 +12,11 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/hwattest/hwattest/internal/hclconf"
-	"github.com/hwattest/hwattest/internal/readfile"
+	"github.com/hwattest/hwattest/nodeattestor/tpm"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server/ekca"
 	"github.com/hwattest/hwattest/pkg/policy"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 )
-
-// maxListFileSize bounds a CA bundle or EK hash list file.
-const maxListFileSize = 16 << 20
 
 // Config is the server plugin's HCL configuration.
 type Config struct {
@@ -81,16 +74,11 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	}
 	ekPolicy := tpmquote.EKPolicy{}
 	var allow *hashList
-	switch c.Require {
-	case "", "certificate":
+	if c.Require == "" {
 		ekPolicy.Require = tpmquote.RequireCertificate
-	case "hash":
-		ekPolicy.Require = tpmquote.RequireHash
-	case "either":
-		ekPolicy.Require = tpmquote.RequireEither
-	case "both":
-		ekPolicy.Require = tpmquote.RequireBoth
-	default:
+	} else if r, err := tpmquote.ParseEKRequirement(c.Require); err == nil {
+		ekPolicy.Require = r
+	} else {
 		errs = append(errs, fmt.Errorf("require %q: want certificate, hash, either or both", c.Require))
 	}
 	hasCAs := len(c.EKCAPaths) > 0 || c.BundledEKCAs
@@ -129,7 +117,7 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	}
 	deny := map[string]bool{}
 	for _, h := range c.DenyEKHashes {
-		if !isHash(h) {
+		if !tpm.IsEKHash(h) {
 			errs = append(errs, fmt.Errorf("deny_ek_hashes: %q is not a hex SHA-256", h))
 		}
 		deny[strings.ToLower(h)] = true
@@ -198,91 +186,14 @@ func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {
 
 // loadCAs reads PEM certificates from files and directories.
 func loadCAs(paths []string, roots, inter *x509.CertPool) error {
-	n := 0
-	err := eachFile(paths, func(path string, b []byte) error {
-		added, err := ekca.AddPEM(path, b, roots, inter)
-		n += added
-		if err != nil {
-			return fmt.Errorf("ek_ca_paths: %w", err)
-		}
-		return nil
-	})
-	if err == nil && n == 0 {
-		err = fmt.Errorf("ek_ca_paths: no certificate found in %v", paths)
-	}
-	return err
-}
-
-// loadHashes reads EK hash lists from files and directories.
-func loadHashes(paths []string) (map[string]bool, error) {
-	hashes := map[string]bool{}
-	err := eachFile(paths, func(path string, b []byte) error {
-		if name := filepath.Base(path); isHash(name) {
-			hashes[strings.ToLower(name)] = true
-		}
-		return eachLine(path, b, func(line int, s string) error {
-			if i := strings.IndexByte(s, '#'); i >= 0 {
-				s = strings.TrimSpace(s[:i])
-			}
-			if s == "" {
-				return nil
-			}
-			if !isHash(s) {
-				return fmt.Errorf("ek_hash_paths: %s line %d: not a hex SHA-256", path, line)
-			}
-			hashes[strings.ToLower(s)] = true
-			return nil
-		})
-	})
-	return hashes, err
-}
-
-// eachLine calls fn with every line of b, trimmed, numbered from 1.
-func eachLine(path string, b []byte, fn func(line int, s string) error) error {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 64<<10)
-	for line := 1; sc.Scan(); line++ {
-		if err := fn(line, strings.TrimSpace(sc.Text())); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
-// eachFile calls fn with the contents of every file listFiles finds.
-func eachFile(paths []string, fn func(path string, b []byte) error) error {
-	files, err := readfile.List(paths)
+	n, err := ekca.Load(paths, tpm.MaxListFileSize, roots, inter)
 	if err != nil {
-		return err
+		return fmt.Errorf("ek_ca_paths: %w", err)
 	}
-	for _, f := range files {
-		fi, err := os.Stat(f)
-		if err != nil {
-			return err
-		}
-		if fi.Size() > maxListFileSize {
-			return fmt.Errorf("%s is larger than %d bytes", f, maxListFileSize)
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if err := fn(f, b); err != nil {
-			return err
-		}
+	if n == 0 {
+		return fmt.Errorf("ek_ca_paths: no certificate found in %v", paths)
 	}
 	return nil
-}
-
-func isHash(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
 }
 
 // buildPolicies compiles the inline policy blocks and those of the policy

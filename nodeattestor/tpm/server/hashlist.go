@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/hwattest/hwattest/internal/readfile"
+	"github.com/hwattest/hwattest/nodeattestor/tpm"
 )
 
 // hashList is the EK hash allowlist, reloaded when its files change: an
@@ -47,9 +48,9 @@ func (h *hashList) refresh() (bool, error) {
 	if same {
 		return false, nil
 	}
-	hashes, err := loadHashes(h.paths)
+	hashes, err := tpm.LoadEKHashes(h.paths)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("ek_hash_paths: %w", err)
 	}
 	h.mu.Lock()
 	h.stamp, h.hashes = stamp, hashes

@@ -1,22 +1,15 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/x509"
-	"encoding/hex"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"strings"
 
-	"github.com/hwattest/hwattest/internal/readfile"
+	"github.com/hwattest/hwattest/nodeattestor/tpm"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server/ekca"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 )
-
-// maxListFileSize bounds a CA or EK hash list file.
-const maxListFileSize = 16 << 20
 
 // requireNone is the --require value that accepts any EK (for looking at
 // evidence from TPMs whose CA is not at hand); the EK checks are still shown.
@@ -58,21 +51,9 @@ func (t *trustFlags) pools() (roots, inter *x509.CertPool, desc string, err erro
 		parts = append(parts, fmt.Sprintf("%d bundled vendor CA certificates", n))
 	}
 	if len(t.cas) > 0 {
-		files, err := readfile.List(t.cas)
+		n, err := ekca.Load(t.cas, tpm.MaxListFileSize, roots, inter)
 		if err != nil {
 			return nil, nil, "", usageErrorf("--ek-ca: %w", err)
-		}
-		n := 0
-		for _, f := range files {
-			b, err := readfile.Limited(f, maxListFileSize)
-			if err != nil {
-				return nil, nil, "", usageErrorf("--ek-ca: %w", err)
-			}
-			added, err := ekca.AddPEM(f, b, roots, inter)
-			if err != nil {
-				return nil, nil, "", usageErrorf("--ek-ca: %w", err)
-			}
-			n += added
 		}
 		if n == 0 {
 			return nil, nil, "", usageErrorf("--ek-ca: no PEM certificate in %s", strings.Join(t.cas, ", "))
@@ -92,25 +73,19 @@ func (t *trustFlags) policy() (p tpmquote.EKPolicy, listed func(string) bool, de
 	}
 	allow := map[string]bool{}
 	if len(t.hashes) > 0 {
-		if allow, err = loadHashes(t.hashes); err != nil {
-			return p, nil, "", err
+		if allow, err = tpm.LoadEKHashes(t.hashes); err != nil {
+			return p, nil, "", usageErrorf("--ek-hashes: %w", err)
 		}
 		desc += fmt.Sprintf(", %d allowed EK hashes", len(allow))
 	}
 	listed = func(h string) bool { return allow[h] }
 	p.Listed = listed
-	switch t.require {
-	case "certificate":
-		p.Require = tpmquote.RequireCertificate
-	case "hash":
-		p.Require = tpmquote.RequireHash
-	case "either":
-		p.Require = tpmquote.RequireEither
-	case "both":
-		p.Require = tpmquote.RequireBoth
-	case requireNone:
+	switch r, err := tpmquote.ParseEKRequirement(t.require); {
+	case t.require == requireNone:
 		p.Require = tpmquote.RequireHash
 		p.Listed = func(string) bool { return true }
+	case err == nil:
+		p.Require = r
 	default:
 		return p, nil, "", usageErrorf("--require %q: want certificate, hash, either, both or none", t.require)
 	}
@@ -122,46 +97,4 @@ func (t *trustFlags) policy() (p tpmquote.EKPolicy, listed func(string) bool, de
 		return p, nil, "", usageErrorf("--require %s needs --ek-hashes", t.require)
 	}
 	return p, listed, desc, nil
-}
-
-// loadHashes reads EK hash lists: one hex SHA-256 per line, '#' comments;
-// in a directory, every file's lines and every file named by a hash.
-func loadHashes(paths []string) (map[string]bool, error) {
-	files, err := readfile.List(paths)
-	if err != nil {
-		return nil, usageErrorf("--ek-hashes: %w", err)
-	}
-	out := map[string]bool{}
-	for _, f := range files {
-		if name := filepath.Base(f); isHash(name) {
-			out[strings.ToLower(name)] = true
-		}
-		b, err := readfile.Limited(f, maxListFileSize)
-		if err != nil {
-			return nil, usageErrorf("--ek-hashes: %w", err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for line := 1; sc.Scan(); line++ {
-			s, _, _ := strings.Cut(sc.Text(), "#")
-			if s = strings.TrimSpace(s); s == "" {
-				continue
-			}
-			if !isHash(s) {
-				return nil, usageErrorf("--ek-hashes: %s line %d: not a hex SHA-256", f, line)
-			}
-			out[strings.ToLower(s)] = true
-		}
-		if err := sc.Err(); err != nil {
-			return nil, usageErrorf("--ek-hashes: %s: %w", f, err)
-		}
-	}
-	return out, nil
-}
-
-func isHash(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
 }

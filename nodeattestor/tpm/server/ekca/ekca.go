@@ -6,6 +6,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io/fs"
+
+	"github.com/hwattest/hwattest/internal/readfile"
 )
 
 //go:embed *.pem
@@ -60,4 +62,17 @@ func AddPEM(name string, b []byte, roots, intermediates *x509.CertPool) (int, er
 		}
 		n++
 	}
+}
+
+// Load adds the PEM certificates of files and directories (one level deep)
+// to the pools as AddPEM does, each file at most maxFileSize bytes, and
+// returns how many it added.
+func Load(paths []string, maxFileSize int64, roots, intermediates *x509.CertPool) (int, error) {
+	n := 0
+	err := readfile.Each(paths, maxFileSize, func(path string, b []byte) error {
+		added, err := AddPEM(path, b, roots, intermediates)
+		n += added
+		return err
+	})
+	return n, err
 }

@@ -1,0 +1,50 @@
+package tpm
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/hwattest/hwattest/internal/readfile"
+)
+
+// MaxListFileSize bounds one EK hash list or EK CA file.
+const MaxListFileSize = 16 << 20
+
+// LoadEKHashes reads EK hash allowlists, the format the server plugin's
+// ek_hash_paths and the CLI's --ek-hashes share: files or directories (one
+// level deep) of files with one hex SHA-256 per line and '#' comments; in a
+// directory, a file named by a hash lists that hash too.
+func LoadEKHashes(paths []string) (map[string]bool, error) {
+	hashes := map[string]bool{}
+	err := readfile.Each(paths, MaxListFileSize, func(path string, b []byte) error {
+		if name := filepath.Base(path); IsEKHash(name) {
+			hashes[strings.ToLower(name)] = true
+		}
+		return readfile.Lines(path, b, func(line int, s string) error {
+			s, _, _ = strings.Cut(s, "#")
+			if s = strings.TrimSpace(s); s == "" {
+				return nil
+			}
+			if !IsEKHash(s) {
+				return fmt.Errorf("%s line %d: not a hex SHA-256", path, line)
+			}
+			hashes[strings.ToLower(s)] = true
+			return nil
+		})
+	})
+	return hashes, err
+}
+
+// IsEKHash reports whether s is a hex SHA-256 (either case).
+func IsEKHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}
