@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/spiffe/spire-plugin-sdk/pluginsdk"
-	"github.com/spiffe/spire-plugin-sdk/plugintest"
 	workloadattestorv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/agent/workloadattestor/v1"
 	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
 
@@ -126,20 +123,7 @@ func TestBenchmarkRatio(t *testing.T) {
 		t.Skip("set HWATTEST_BENCH=1 to run the benchmark")
 	}
 	env := newBenchEnv(t)
-	p := container.NewForTest(env.proc.dir, func(typ, address string) (container.Runtime, error) {
-		return container.NewDocker(address), nil
-	}, time.Now)
-	client, cfg := new(workloadattestorv1.WorkloadAttestorPluginClient), new(configv1.ConfigServiceClient)
-	plugintest.ServeInBackground(t, plugintest.Config{
-		PluginServer:   workloadattestorv1.WorkloadAttestorPluginServer(p),
-		PluginClient:   client,
-		ServiceServers: []pluginsdk.ServiceServer{configv1.ConfigServiceServer(p)},
-		ServiceClients: []pluginsdk.ServiceClient{cfg},
-		Logger:         hclog.NewNullLogger(),
-	})
-	if _, err := cfg.Configure(context.Background(), &configv1.ConfigureRequest{HclConfiguration: env.hcl("")}); err != nil {
-		t.Fatal(err)
-	}
+	client := serveDockerPlugin(t, env.proc.dir, env.hcl(""))
 	throughPlugin := func(b *testing.B) {
 		for b.Loop() {
 			if _, err := client.Attest(context.Background(), &workloadattestorv1.AttestRequest{Pid: 100}); err != nil {

@@ -640,23 +640,7 @@ func TestThroughPlugin(t *testing.T) {
 	daemon := newFakeDaemon(t)
 	daemon.addPodman(idB)
 	proc.add(t, 200, podmanCgroup(idB), 1)
-	p := container.NewForTest(proc.dir, func(typ, address string) (container.Runtime, error) {
-		return container.NewDocker(address), nil
-	}, time.Now)
-	client, cfg := new(workloadattestorv1.WorkloadAttestorPluginClient), new(configv1.ConfigServiceClient)
-	plugintest.ServeInBackground(t, plugintest.Config{
-		PluginServer:   workloadattestorv1.WorkloadAttestorPluginServer(p),
-		PluginClient:   client,
-		ServiceServers: []pluginsdk.ServiceServer{configv1.ConfigServiceServer(p)},
-		ServiceClients: []pluginsdk.ServiceClient{cfg},
-		Logger:         hclog.NewNullLogger(),
-	})
-	if _, err := cfg.Configure(context.Background(), &configv1.ConfigureRequest{
-		CoreConfiguration: &configv1.CoreConfiguration{TrustDomain: "example.org"},
-		HclConfiguration:  fmt.Sprintf("runtime \"podman\" {\n  type = \"docker\"\n  address = %q\n}", "unix://"+daemon.socket),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	client := serveDockerPlugin(t, proc.dir, fmt.Sprintf("runtime \"podman\" {\n  type = \"docker\"\n  address = %q\n}", "unix://"+daemon.socket))
 	resp, err := client.Attest(context.Background(), &workloadattestorv1.AttestRequest{Pid: 200})
 	if err != nil {
 		t.Fatal(err)
@@ -694,4 +678,28 @@ func TestParseStartTime(t *testing.T) {
 			t.Errorf("%q: %d, %v; want %d", tt.in, got, err, tt.want)
 		}
 	}
+}
+
+// serveDockerPlugin serves a plugin reading procDir and talking the Docker
+// Engine API over the real go-plugin boundary, configured with hcl.
+func serveDockerPlugin(t *testing.T, procDir, hcl string) *workloadattestorv1.WorkloadAttestorPluginClient {
+	t.Helper()
+	p := container.NewForTest(procDir, func(typ, address string) (container.Runtime, error) {
+		return container.NewDocker(address), nil
+	}, time.Now)
+	client, cfg := new(workloadattestorv1.WorkloadAttestorPluginClient), new(configv1.ConfigServiceClient)
+	plugintest.ServeInBackground(t, plugintest.Config{
+		PluginServer:   workloadattestorv1.WorkloadAttestorPluginServer(p),
+		PluginClient:   client,
+		ServiceServers: []pluginsdk.ServiceServer{configv1.ConfigServiceServer(p)},
+		ServiceClients: []pluginsdk.ServiceClient{cfg},
+		Logger:         hclog.NewNullLogger(),
+	})
+	if _, err := cfg.Configure(context.Background(), &configv1.ConfigureRequest{
+		CoreConfiguration: &configv1.CoreConfiguration{TrustDomain: "example.org"},
+		HclConfiguration:  hcl,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return client
 }
