@@ -42,6 +42,7 @@ td.mono { font-family: ui-monospace, monospace; word-break: break-all; }
 .s-partial { background: #fbe7b0; color: #6b4b00; }
 .s-none { background: #f6c6c6; color: #7a1010; }
 .s-banned { background: #444; color: #fff; }
+.s-expired { background: #f6c6c6; color: #7a1010; font-style: italic; }
 .sb-enabled { color: #145214; } .sb-disabled { color: #7a1010; } .sb-unknown { color: #777; }
 .muted { color: #777; }
 </style>

@@ -83,7 +83,9 @@ type Node struct {
 	Banned        bool       `json:"banned"`
 	CanReattest   bool       `json:"can_reattest"`
 	// Status is "ok" (the highest level), "partial" (a lower level),
-	// "none" (no level) or "banned".
+	// "none" (no level), "expired" (its SVID has expired: the node has no
+	// identity now, and its levels are those of its last successful
+	// attestation) or "banned".
 	Status string `json:"status"`
 }
 
@@ -95,7 +97,8 @@ type Alias struct {
 	Selectors []string `json:"selectors"`
 	// RequiredPolicies are the policies among them (tpm:policy:<name>).
 	RequiredPolicies []string `json:"required_policies"`
-	// Nodes are the agents the alias covers now.
+	// Nodes are the agents the alias covers now (banned and expired ones
+	// left out).
 	Nodes []string `json:"nodes"`
 }
 
@@ -114,7 +117,8 @@ type Workload struct {
 	// RequiredLevel is the highest level among RequiredPolicies, empty
 	// when it requires none.
 	RequiredLevel string `json:"required_level"`
-	// Nodes are the agents it may run on now.
+	// Nodes are the agents it may run on now (banned and expired ones left
+	// out).
 	Nodes []string `json:"nodes"`
 }
 
@@ -123,6 +127,7 @@ const (
 	StatusOK      = "ok"
 	StatusPartial = "partial"
 	StatusNone    = "none"
+	StatusExpired = "expired"
 	StatusBanned  = "banned"
 )
 
@@ -159,15 +164,22 @@ func build(agents []*types.Agent, entries []*types.Entry, levels []string, now t
 	for i, l := range r.Levels {
 		rank[l] = i
 	}
+	// agentSelectors holds every agent, live the ones that can get SVIDs
+	// now (neither banned nor expired): only those count as nodes an alias
+	// covers or a workload may run on.
 	agentSelectors := map[string]map[string]bool{}
+	live := map[string]map[string]bool{}
 	for _, a := range agents {
-		n := node(a, r.Levels)
+		n := node(a, r.Levels, now)
 		r.Nodes = append(r.Nodes, n)
 		set := map[string]bool{}
 		for _, s := range n.Selectors {
 			set[s] = true
 		}
 		agentSelectors[n.SPIFFEID] = set
+		if n.Status != StatusBanned && n.Status != StatusExpired {
+			live[n.SPIFFEID] = set
+		}
 	}
 	sort.Slice(r.Nodes, func(i, j int) bool { return r.Nodes[i].SPIFFEID < r.Nodes[j].SPIFFEID })
 
@@ -177,7 +189,7 @@ func build(agents []*types.Agent, entries []*types.Entry, levels []string, now t
 		if isServer(e.GetParentId()) {
 			al := Alias{EntryID: e.GetId(), SPIFFEID: idString(e.GetSpiffeId()), Selectors: selectorStrings(e.GetSelectors())}
 			al.RequiredPolicies = requiredPolicies(al.Selectors)
-			al.Nodes = covered(al.Selectors, agentSelectors)
+			al.Nodes = covered(al.Selectors, live)
 			r.NodeAliases = append(r.NodeAliases, al)
 			continue
 		}
@@ -208,7 +220,9 @@ func build(agents []*types.Agent, entries []*types.Entry, levels []string, now t
 			w.Nodes = append(w.Nodes, al.Nodes...)
 		} else if _, ok := agentSelectors[w.ParentID]; ok {
 			w.ParentKind = ParentAgent
-			w.Nodes = []string{w.ParentID}
+			if _, ok := live[w.ParentID]; ok {
+				w.Nodes = []string{w.ParentID}
+			}
 		}
 		best := -1
 		for _, p := range w.RequiredPolicies {
@@ -225,7 +239,7 @@ func build(agents []*types.Agent, entries []*types.Entry, levels []string, now t
 	return r
 }
 
-func node(a *types.Agent, levels []string) Node {
+func node(a *types.Agent, levels []string, now time.Time) Node {
 	n := Node{SPIFFEID: idString(a.GetId()), AttestationType: a.GetAttestationType(), SecureBoot: SecureBootUnknown,
 		SVIDSerial: a.GetX509SvidSerialNumber(), Banned: a.GetBanned(), CanReattest: a.GetCanReattest(),
 		Levels: []string{}, Policies: []string{}, Selectors: selectorStrings(a.GetSelectors())}
@@ -262,6 +276,8 @@ func node(a *types.Agent, levels []string) Node {
 	switch {
 	case n.Banned:
 		n.Status = StatusBanned
+	case n.SVIDExpiresAt != nil && !now.Before(*n.SVIDExpiresAt):
+		n.Status = StatusExpired
 	case len(levels) > 0 && n.HighestLevel == levels[len(levels)-1]:
 		n.Status = StatusOK
 	case n.HighestLevel != "":

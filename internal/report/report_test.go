@@ -69,24 +69,30 @@ func sels(s ...string) []*types.Selector {
 const (
 	hashA = "1111111111111111111111111111111111111111111111111111111111111111"
 	hashB = "2222222222222222222222222222222222222222222222222222222222222222"
+	hashC = "3333333333333333333333333333333333333333333333333333333333333333"
 )
 
-// fixture: node A at level2 (secure boot on), node B at level1 only, a
-// banned join-token agent; a node alias requiring level2, a workload under
-// it and one under node B whose selector holds markup.
+// fixture: node A at level2 (secure boot on), node B at level1 only, node C
+// whose SVID expired (level2 when it last attested), a banned join-token
+// agent; a node alias requiring level2, a workload under it and one under
+// node B whose selector holds markup, and one under node C (which may run
+// nowhere now).
 func fixture() *fakeServer {
 	return &fakeServer{
 		agents: []*types.Agent{
-			{Id: id("/spire/agent/tpm/" + hashB), AttestationType: "tpm", X509SvidSerialNumber: "22", X509SvidExpiresAt: 1795000000, CanReattest: true,
+			{Id: id("/spire/agent/tpm/" + hashB), AttestationType: "tpm", X509SvidSerialNumber: "22", X509SvidExpiresAt: 1796000000, CanReattest: true,
 				Selectors: sels("tpm:pub_hash:"+hashB, "tpm:policy:level1", "tpm:manufacturer:id:00001014")},
-			{Id: id("/spire/agent/tpm/" + hashA), AttestationType: "tpm", X509SvidSerialNumber: "11", X509SvidExpiresAt: 1795000000, CanReattest: true,
+			{Id: id("/spire/agent/tpm/" + hashA), AttestationType: "tpm", X509SvidSerialNumber: "11", X509SvidExpiresAt: 1796000000, CanReattest: true,
 				Selectors: sels("tpm:pub_hash:"+hashA, "tpm:policy:level1", "tpm:policy:level2", "tpm:policy:audit", "tpm:secureboot:enabled", "tpm:manufacturer:id:00001014")},
+			{Id: id("/spire/agent/tpm/" + hashC), AttestationType: "tpm", X509SvidSerialNumber: "33", X509SvidExpiresAt: 1795000000, CanReattest: true,
+				Selectors: sels("tpm:pub_hash:"+hashC, "tpm:policy:level1", "tpm:policy:level2", "tpm:secureboot:enabled")},
 			{Id: id("/spire/agent/join_token/abc"), AttestationType: "join_token", Banned: true},
 		},
 		entries: []*types.Entry{
 			{Id: "e-alias", SpiffeId: id("/node/level2"), ParentId: id("/spire/server"), Selectors: sels("tpm:policy:level2")},
 			{Id: "e-db", SpiffeId: id("/db"), ParentId: id("/node/level2"), Selectors: sels("unix:uid:1000")},
 			{Id: "e-web", SpiffeId: id("/web"), ParentId: id("/spire/agent/tpm/" + hashB), Selectors: sels(`docker:label:x=<script>alert("x")</script>`)},
+			{Id: "e-batch", SpiffeId: id("/batch"), ParentId: id("/spire/agent/tpm/" + hashC), Selectors: sels("unix:uid:1001")},
 			{Id: "e-nested", SpiffeId: id("/nested"), ParentId: id("/db"), Selectors: sels("=cmd|' /C calc'!A0:x")},
 		},
 	}
@@ -132,9 +138,11 @@ func TestCSV(t *testing.T) {
 	want := []string{
 		"kind,spiffe_id,entry_id,parent_id,parent_kind,attestation_type,ek_hash,manufacturer,secure_boot,status,levels,highest_level,required_policies,required_level,nodes,selectors,svid_expires_at,banned,can_reattest",
 		"node,spiffe://example.org/spire/agent/join_token/abc,,,,join_token,,,unknown,banned,,,,,,,,true,false",
-		"node,spiffe://example.org/spire/agent/tpm/" + hashA + ",,,,tpm," + hashA + ",id:00001014,enabled,ok,level1;level2,level2,,,,tpm:manufacturer:id:00001014;tpm:policy:audit;tpm:policy:level1;tpm:policy:level2;tpm:pub_hash:" + hashA + ";tpm:secureboot:enabled,2026-11-18T11:06:40Z,false,true",
-		"node,spiffe://example.org/spire/agent/tpm/" + hashB + ",,,,tpm," + hashB + ",id:00001014,unknown,partial,level1,level1,,,,tpm:manufacturer:id:00001014;tpm:policy:level1;tpm:pub_hash:" + hashB + ",2026-11-18T11:06:40Z,false,true",
+		"node,spiffe://example.org/spire/agent/tpm/" + hashA + ",,,,tpm," + hashA + ",id:00001014,enabled,ok,level1;level2,level2,,,,tpm:manufacturer:id:00001014;tpm:policy:audit;tpm:policy:level1;tpm:policy:level2;tpm:pub_hash:" + hashA + ";tpm:secureboot:enabled,2026-11-30T00:53:20Z,false,true",
+		"node,spiffe://example.org/spire/agent/tpm/" + hashB + ",,,,tpm," + hashB + ",id:00001014,unknown,partial,level1,level1,,,,tpm:manufacturer:id:00001014;tpm:policy:level1;tpm:pub_hash:" + hashB + ",2026-11-30T00:53:20Z,false,true",
+		"node,spiffe://example.org/spire/agent/tpm/" + hashC + ",,,,tpm," + hashC + ",,enabled,expired,level1;level2,level2,,,,tpm:policy:level1;tpm:policy:level2;tpm:pub_hash:" + hashC + ";tpm:secureboot:enabled,2026-11-18T11:06:40Z,false,true",
 		"node_alias,spiffe://example.org/node/level2,e-alias,,,,,,,,,,level2,,spiffe://example.org/spire/agent/tpm/" + hashA + ",tpm:policy:level2,,,",
+		"workload,spiffe://example.org/batch,e-batch,spiffe://example.org/spire/agent/tpm/" + hashC + ",agent,,,,,,,,,,,unix:uid:1001,,,",
 		"workload,spiffe://example.org/db,e-db,spiffe://example.org/node/level2,alias,,,,,,,,level2,level2,spiffe://example.org/spire/agent/tpm/" + hashA + ",unix:uid:1000,,,",
 		"workload,spiffe://example.org/nested,e-nested,spiffe://example.org/db,other,,,,,,,,,,,'=cmd|' /C calc'!A0:x,,,",
 		"workload,spiffe://example.org/web,e-web,spiffe://example.org/spire/agent/tpm/" + hashB + ",agent,,,,,,,,,,spiffe://example.org/spire/agent/tpm/" + hashB + `,docker:label:x=<script>alert("x")</script>,,,`,
@@ -157,6 +165,7 @@ func TestHTML(t *testing.T) {
 		`<span class="status s-ok">ok</span>`,
 		`<span class="status s-partial">partial</span>`,
 		`<span class="status s-banned">banned</span>`,
+		`<span class="status s-expired">expired</span>`,
 		`<table class="sortable" id="nodes">`,
 		"<style>", "<script>",
 	} {
@@ -179,6 +188,7 @@ func TestTable(t *testing.T) {
 	for _, want := range []string{
 		"Levels (lowest first): level1, level2\n",
 		"spiffe://example.org/spire/agent/tpm/" + hashA + "  ok ",
+		"spiffe://example.org/spire/agent/tpm/" + hashC + "  expired ",
 		"spiffe://example.org/db      spiffe://example.org/node/level2",
 	} {
 		if !strings.Contains(got, want) {
