@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/hwattest/hwattest/internal/report"
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 	"github.com/hwattest/hwattest/internal/tpmtest"
 	"github.com/hwattest/hwattest/test/integration/harness"
@@ -64,6 +65,25 @@ policy "baseline" {
 	defer cancel()
 	if _, err := workloadapi.FetchX509SVID(ctx, workloadapi.WithAddr("unix://"+agent.Socket)); err == nil {
 		t.Fatal("the workload still gets an SVID from a node that drifted")
+	}
+
+	// SPIRE still lists the node with the selectors of its last successful
+	// attestation; the report says it has expired and that the workload may
+	// run nowhere now.
+	src, conn, err := report.Dial(server.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r, err := report.Build(t.Context(), src, []string{"baseline"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Nodes) != 1 || r.Nodes[0].SPIFFEID != n.agentID() || r.Nodes[0].Status != report.StatusExpired || r.Nodes[0].HighestLevel != "baseline" {
+		t.Errorf("report nodes: %+v, want %s expired (last attested at baseline)", r.Nodes, n.agentID())
+	}
+	if len(r.Workloads) != 1 || r.Workloads[0].SPIFFEID != id || len(r.Workloads[0].Nodes) != 0 {
+		t.Errorf("report workloads: %+v, want %s on no node", r.Workloads, id)
 	}
 }
 
