@@ -45,6 +45,11 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote:FuzzQuote \
 	./pkg/tpmquote/ima:FuzzParse \
 	./pkg/evidence:FuzzDecode \
+	./pkg/policy:FuzzParse \
+	./pkg/policy:FuzzParsePCR \
+	./pkg/policy:FuzzIMAAllowlist \
+	./nodeattestor/tpm:FuzzEKHashList \
+	./cmd/hwattest/internal/cli:FuzzParsePCRs \
 	./workloadattestor/container/cgroups:FuzzParseCgroup \
 	./workloadattestor/container/cgroups:FuzzParseMountinfo \
 	./workloadattestor/container:FuzzDockerJSON \

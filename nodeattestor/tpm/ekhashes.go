@@ -21,19 +21,25 @@ func LoadEKHashes(paths []string) (map[string]bool, error) {
 		if name := filepath.Base(path); IsEKHash(name) {
 			hashes[strings.ToLower(name)] = true
 		}
-		return readfile.Lines(path, b, func(line int, s string) error {
-			s, _, _ = strings.Cut(s, "#")
-			if s = strings.TrimSpace(s); s == "" {
-				return nil
-			}
-			if !IsEKHash(s) {
-				return fmt.Errorf("%s line %d: not a hex SHA-256", path, line)
-			}
-			hashes[strings.ToLower(s)] = true
-			return nil
-		})
+		return parseEKHashes(path, b, hashes)
 	})
 	return hashes, err
+}
+
+// parseEKHashes adds the hashes of one list file's contents b to into; path
+// names the file in errors.
+func parseEKHashes(path string, b []byte, into map[string]bool) error {
+	return readfile.Lines(path, b, func(line int, s string) error {
+		s, _, _ = strings.Cut(s, "#")
+		if s = strings.TrimSpace(s); s == "" {
+			return nil
+		}
+		if !IsEKHash(s) {
+			return fmt.Errorf("%s line %d: not a hex SHA-256", path, line)
+		}
+		into[strings.ToLower(s)] = true
+		return nil
+	})
 }
 
 // IsEKHash reports whether s is a hex SHA-256 (either case).

@@ -211,18 +211,32 @@ func ParsePCR(ref string) (tpmquote.HashAlg, int, []byte, error) {
 // The path is informational: IMA allowlists match digests.
 func loadIMAAllowlist(paths []string, into map[string]bool) error {
 	return readfile.Each(paths, MaxFileSize, func(path string, b []byte) error {
-		return readfile.Lines(path, b, func(line int, s string) error {
-			if s == "" || s[0] == '#' {
-				return nil
-			}
-			digest, _, _ := strings.Cut(s, " ")
-			if !isDigest(digest) {
-				return fmt.Errorf("%s line %d: %q is not a hex digest", path, line, digest)
-			}
-			into[strings.ToLower(digest)] = true
-			return nil
-		})
+		return parseIMAAllowlist(path, b, into)
 	})
+}
+
+// parseIMAAllowlist adds the digests of one allowlist file's contents b to
+// into; path names the file in errors.
+func parseIMAAllowlist(path string, b []byte, into map[string]bool) error {
+	return readfile.Lines(path, b, func(line int, s string) error {
+		if s == "" || s[0] == '#' {
+			return nil
+		}
+		digest, _, _ := strings.Cut(s, " ")
+		if !isDigest(digest) {
+			return fmt.Errorf("%s line %d: %q is not a hex digest", path, line, truncate(digest))
+		}
+		into[strings.ToLower(digest)] = true
+		return nil
+	})
+}
+
+// truncate shortens what an error quotes from a file to 80 bytes.
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
 }
 
 // hexSet returns the set of lowercase hex digests, nil for an empty list.
@@ -233,7 +247,7 @@ func hexSet(list []string) (map[string]bool, error) {
 	set := map[string]bool{}
 	for _, h := range list {
 		if !isDigest(h) {
-			return nil, fmt.Errorf("%q is not a hex digest", h)
+			return nil, fmt.Errorf("%q is not a hex digest", truncate(h))
 		}
 		set[strings.ToLower(h)] = true
 	}
@@ -241,9 +255,15 @@ func hexSet(list []string) (map[string]bool, error) {
 }
 
 // isDigest reports whether s is a hex digest of SHA-1 size or more.
+// isDigest reports whether s is a hex SHA-1, SHA-256 (or SM3), SHA-384 or
+// SHA-512 digest, the sizes IMA and the TPM banks use.
 func isDigest(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil && len(s) >= 40
+	switch len(s) {
+	case 40, 64, 96, 128:
+		_, err := hex.DecodeString(s)
+		return err == nil
+	}
+	return false
 }
 
 func sortedNames[V any](m map[string]V) []string {
