@@ -35,7 +35,10 @@ func Limited(path string, limit int64) ([]byte, error) {
 
 // List returns the regular files named by paths: a file as it is, a
 // directory's regular files one level deep (in name order), subdirectories
-// and other entries skipped. A path that does not exist is an error.
+// and other entries skipped. A path that does not exist is an error, and so
+// is one (or a symlink to one) that is neither a regular file nor a
+// directory: a FIFO or a device would block or never end the read of a
+// configuration file.
 func List(paths []string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
@@ -43,9 +46,12 @@ func List(paths []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !fi.IsDir() {
+		if fi.Mode().IsRegular() {
 			files = append(files, p)
 			continue
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("%s is neither a regular file nor a directory", p)
 		}
 		entries, err := os.ReadDir(p)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/hwattest/hwattest/internal/readfile"
@@ -49,5 +50,18 @@ func TestList(t *testing.T) {
 	}
 	if _, err := readfile.List([]string{filepath.Join(dir, "missing")}); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing: %v", err)
+	}
+	// A FIFO, named or in a directory, is never read: a read would block.
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readfile.List([]string{dir}); err != nil || !slices.Equal(got, want[:2]) {
+		t.Errorf("directory with a FIFO: %q, %v", got, err)
+	}
+	for _, p := range []string{fifo, "/dev/null"} {
+		if _, err := readfile.List([]string{p}); err == nil || err.Error() != p+" is neither a regular file nor a directory" {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }
