@@ -50,6 +50,10 @@ FUZZ_TARGETS = \
 	./pkg/policy:FuzzIMAAllowlist \
 	./nodeattestor/tpm:FuzzEKHashList \
 	./cmd/hwattest/internal/cli:FuzzParsePCRs \
+	./nodeattestor/tpm/server:FuzzConfig \
+	./nodeattestor/tpm/agent:FuzzConfig \
+	./workloadattestor/exe:FuzzConfig \
+	./workloadattestor/container:FuzzConfig \
 	./workloadattestor/container/cgroups:FuzzParseCgroup \
 	./workloadattestor/container/cgroups:FuzzParseMountinfo \
 	./workloadattestor/container:FuzzDockerJSON \

@@ -1,5 +1,5 @@
 // Package hclconf decodes plugin configuration (HCL v1, as SPIRE passes it)
-// and reports unknown keys. hashicorp/hcl v1.0.0 collects unused keys for a
+// and reports unknown keys. hashicorp/hcl v1 collects unused keys for a
 // ",unusedKeys" field but never stores them, so the keys are checked here
 // against the struct's hcl tags.
 package hclconf
@@ -18,7 +18,16 @@ import (
 // returns one error per unknown key (also inside labeled blocks), sorted,
 // then one per labeled block defined more than once (hcl merges such blocks
 // silently), after any syntax error.
-func Decode(text string, v any) []error {
+func Decode(text string, v any) (errs []error) {
+	// hashicorp/hcl v1 panics on some malformed input, for example an
+	// invalid escape in a block label (hashicorp/hcl issue 129, open). A
+	// panic would take the plugin process down with the configuration (a
+	// policy file) that caused it; it is an error like any other.
+	defer func() {
+		if r := recover(); r != nil {
+			errs = []error{fmt.Errorf("parse configuration: malformed HCL: %v", r)}
+		}
+	}()
 	file, err := hcl.Parse(text)
 	if err != nil {
 		return []error{fmt.Errorf("parse configuration: %w", err)}
@@ -33,7 +42,7 @@ func Decode(text string, v any) []error {
 	var unknown, twice []string
 	checkKeys(list, reflect.TypeOf(v).Elem(), "", &unknown, &twice)
 	sort.Strings(unknown)
-	errs := make([]error, 0, len(unknown)+len(twice))
+	errs = make([]error, 0, len(unknown)+len(twice))
 	for _, k := range unknown {
 		errs = append(errs, fmt.Errorf("unknown configuration key %q", k))
 	}

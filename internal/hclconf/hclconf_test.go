@@ -56,3 +56,22 @@ func TestDecode(t *testing.T) {
 		t.Errorf("syntax error: %v", errs)
 	}
 }
+
+// TestDecodeMalformed: input on which hashicorp/hcl v1 panics is an error.
+func TestDecodeMalformed(t *testing.T) {
+	type conf struct {
+		P map[string]struct {
+			X bool `hcl:"x"`
+		} `hcl:"p"`
+		S string `hcl:"s"`
+	}
+	for text, want := range map[string]string{
+		`p "\400n" {}`: `[parse configuration: malformed HCL: unquote "\400n" err: invalid syntax]`,
+		`s {}`:         `[decode configuration: At -: root.s: unknown type for string *ast.ObjectList]`,
+	} {
+		var c conf
+		if got := fmt.Sprint(hclconf.Decode(text, &c)); got != want {
+			t.Errorf("%s: %s, want %s", text, got, want)
+		}
+	}
+}

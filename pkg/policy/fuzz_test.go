@@ -34,6 +34,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(`policy "a" { pcrs = ["sha256:7:` + strings.Repeat("00", 32) + `"] boot_components = ["` + strings.Repeat("ab", 20) + `"] }`)
 	f.Add(`policy "a" {}` + "\n" + `policy "a" {}`)
 	f.Add(`policy "x" { unknown = 1 }`)
+	f.Add(`policy "\400n" {}`) // hashicorp/hcl v1 panics on it (hclconf recovers)
 	f.Fuzz(func(t *testing.T, text string) {
 		blocks, err := policy.Parse(text)
 		if err != nil {

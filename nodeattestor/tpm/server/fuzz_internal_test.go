@@ -1,0 +1,40 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hwattest/hwattest/internal/hclconf/hclconftest"
+)
+
+// FuzzConfig: the server plugin's configuration builder on arbitrary HCL.
+// The seed corpus is below (the shapes of docs/nodeattestor-tpm.md) and
+// testdata/fuzz/FuzzConfig.
+func FuzzConfig(f *testing.F) {
+	h := strings.Repeat("ab", 32)
+	hclconftest.Fuzz(f, func(text string) error {
+		_, err := buildConfig(text, "example.org")
+		return err
+	},
+		`bundled_ek_cas = true`,
+		`bundled_ek_cas = true
+require = "either"
+ek_hash_paths = ["/nonexistent/ek-hashes"]
+deny_ek_hashes = ["`+h+`", "xyz"]
+pcrs = { sha256 = [0, 1, 7], sha1 = [0] }
+expose_pcrs = { sha256 = [7, 11] }
+expose_boot_components = ["EV_EFI_BOOT_SERVICES_APPLICATION", "nope"]
+policy "level1" { required = true }
+policy "level2" {
+  secure_boot = true
+  ek_certificate = true
+  pcrs = ["sha256:7:`+h+`", "sha1:0:00"]
+  boot_components = ["`+h+`"]
+  ima_allowlist = ["g"]
+  unknown = 1
+}
+policy "level2" {}`,
+		`require = "both"
+policy_paths = ["/nonexistent/policies"]`,
+	)
+}
