@@ -47,7 +47,10 @@ swtpm socket --tpm2 --tpmstate dir="$dir/state" \
   --server type=tcp,port="$port",bindaddr=127.0.0.1 --ctrl type=tcp,port="$((port + 1))",bindaddr=127.0.0.1 \
   --flags not-need-init,startup-clear &
 pid=$!
-sleep 0.5
+for _ in $(seq 100); do # wait up to 10 s for swtpm to listen
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
 tpm="swtpm://127.0.0.1:$port"
 export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
 ca=(--ek-ca "$dir/ca/swtpm-localca-rootca-cert.pem" --ek-ca "$dir/ca/issuercert.pem")

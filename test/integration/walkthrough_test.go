@@ -1,0 +1,91 @@
+package integration_test
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hwattest/hwattest/test/integration/harness"
+)
+
+// TestCLIWalkthrough runs examples/cli/swtpm-walkthrough.sh, the session
+// docs/cli.md shows, and checks the docs against what it printed: every
+// hwattest command line the docs show, every check and its status, the
+// `reference` and `verify` summaries, and the exit codes. The docs abbreviate
+// the two --ek-ca flags as "--ek-ca ..." after first showing them, so both
+// sides are compared abbreviated; values that change from run to run (hashes,
+// times) are not compared.
+//
+// Not parallel: the script picks its own swtpm ports, so it runs while the
+// package's parallel tests (which pick theirs) wait.
+func TestCLIWalkthrough(t *testing.T) {
+	for _, tool := range []string{"swtpm", "swtpm_setup", "swtpm_localca", "tpm2_pcrextend", "python3", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			harness.Missing(t, "%s not found (apt-get install swtpm swtpm-tools tpm2-tools python3)", tool)
+		}
+	}
+	cmd := exec.Command("../../examples/cli/swtpm-walkthrough.sh")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("walkthrough: %v\n%s", err, out)
+	}
+	abbreviate := strings.NewReplacer("--ek-ca $DIR/ca/swtpm-localca-rootca-cert.pem --ek-ca $DIR/ca/issuercert.pem", "--ek-ca ...")
+	got := abbreviate.Replace(string(out))
+	doc, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(got, "\n")
+
+	exits := regexp.MustCompile(`(?m)^\(exit (\d+)\)$`)
+	var codes []string
+	for _, m := range exits.FindAllStringSubmatch(got, -1) {
+		codes = append(codes, m[1])
+	}
+	// ek, ek with the CA, evidence, reference, verify (passes), evidence
+	// after PCR 7 changed, verify (fails), verify without the CA (fails).
+	if want := []string{"0", "0", "0", "0", "0", "0", "1", "1"}; !slices.Equal(codes, want) {
+		t.Errorf("exit codes %v, want %v:\n%s", codes, want, got)
+	}
+
+	check := regexp.MustCompile(`^  (PASS|FAIL|SKIP|INFO)  +(\S+)`)
+	outChecks := map[string]bool{}
+	for _, l := range lines {
+		if m := check.FindStringSubmatch(l); m != nil {
+			outChecks[m[1]+" "+m[2]] = true
+		}
+	}
+	shown := 0
+	for _, l := range strings.Split(abbreviate.Replace(string(doc)), "\n") {
+		switch {
+		case strings.HasPrefix(l, "$ hwattest ") && !strings.HasPrefix(l, "$ hwattest report"):
+			l, _, _ = strings.Cut(l, "#")
+			l = strings.TrimSpace(l)
+			if !slices.Contains(lines, l) {
+				t.Errorf("docs/cli.md shows %q; the walkthrough ran no such command", l)
+			}
+			shown++
+		case strings.HasPrefix(l, "result: ") || strings.HasPrefix(l, "wrote policy "):
+			if !slices.Contains(lines, l) {
+				t.Errorf("docs/cli.md shows %q; the walkthrough printed no such line", l)
+			}
+			shown++
+		default:
+			if m := check.FindStringSubmatch(l); m != nil {
+				if !outChecks[m[1]+" "+m[2]] {
+					t.Errorf("docs/cli.md shows check %s %s; the walkthrough printed no such check", m[1], m[2])
+				}
+				shown++
+			}
+		}
+	}
+	if shown < 20 {
+		t.Errorf("only %d lines of docs/cli.md compared; did its examples move?", shown)
+	}
+	if !strings.Contains(got, "- sha256 PCR 7 is ") {
+		t.Errorf("the failed verify does not name PCR 7:\n%s", got)
+	}
+}
