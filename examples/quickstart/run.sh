@@ -29,6 +29,14 @@ trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_port_pair prints a port P with P+1 free too (swtpm's server and control ports).
+free_port_pair() { python3 -c 'import socket
+for _ in range(100):
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
+    try:
+        b = socket.socket(); b.bind(("127.0.0.1", p + 1)); b.close(); a.close(); print(p); break
+    except OSError:
+        a.close()'; }
 wait_for() { # wait_for SECONDS COMMAND...
   local n=$(( $1 * 5 )); shift
   for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
@@ -38,7 +46,7 @@ wait_for() { # wait_for SECONDS COMMAND...
 step "building the plugins and SPIRE v1.13.3 (SPIRE once, then cached)"
 mkdir -p "$QS_DIR"/{bin,ek-ca,server,agent/public,tpm}
 (cd "$repo" && go build -o "$QS_DIR/bin/" ./cmd/...)
-spire="$("$repo/test/integration/spire-bin")"
+spire="${HWATTEST_SPIRE_BIN:-$("$repo/test/integration/spire-bin")}" # a SPIRE build of your own: HWATTEST_SPIRE_BIN=DIR
 export QS_TPM_SERVER_SHA256="$(sha256sum "$QS_DIR/bin/nodeattestor-tpm-server" | cut -d' ' -f1)"
 export QS_TPM_AGENT_SHA256="$(sha256sum "$QS_DIR/bin/nodeattestor-tpm-agent" | cut -d' ' -f1)"
 export QS_SERVER_PORT="$(free_port)"
@@ -69,7 +77,7 @@ EOF
   mkdir -p "$QS_DIR/tpm/state" "$QS_DIR/tpm/ca"
   swtpm_setup --tpm2 --tpmstate "$QS_DIR/tpm/state" --create-ek-cert --create-platform-cert \
     --lock-nvram --overwrite --config "$QS_DIR/tpm/swtpm_setup.conf" >"$QS_DIR/tpm/setup.log" 2>&1
-  port="$(free_port)"
+  port="$(free_port_pair)"
   swtpm socket --tpm2 --tpmstate dir="$QS_DIR/tpm/state" \
     --server type=tcp,port="$port",bindaddr=127.0.0.1 \
     --ctrl type=tcp,port="$((port + 1))",bindaddr=127.0.0.1 \

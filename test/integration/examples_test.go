@@ -89,3 +89,37 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Errorf("the failed verify does not name PCR 7:\n%s", got)
 	}
 }
+
+// TestQuickstart runs `make demo`'s script, examples/quickstart/run.sh, on
+// swtpm (QS_TPM_MODE=swtpm, so that a machine with a TPM tests the same
+// path) with the SPIRE build under test, and checks what README.md says it
+// prints: the node's agent ID and selectors, and the workload's X509-SVID.
+func TestQuickstart(t *testing.T) {
+	harness.SPIRE(t)
+	for _, tool := range []string{"swtpm", "swtpm_setup", "python3", "openssl", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			harness.Missing(t, "%s not found (apt-get install swtpm swtpm-tools python3 openssl)", tool)
+		}
+	}
+	cmd := exec.Command("../../examples/quickstart/run.sh")
+	cmd.Env = append(os.Environ(), "QS_TPM_MODE=swtpm")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("quickstart: %v\n%s", err, out)
+	}
+	got := string(out)
+	agentID := regexp.MustCompile(`(?m)^agent ID: spiffe://example\.org/spire/agent/tpm/([0-9a-f]{64})$`).FindStringSubmatch(got)
+	if agentID == nil {
+		t.Fatalf("no tpm agent ID in the output:\n%s", got)
+	}
+	for _, want := range []string{
+		"  tpm:pub_hash:" + agentID[1] + "\n",
+		"  tpm:ek_issuer:CN=swtpm-localca\n",
+		"  tpm:policy:genuine\n",
+		"URI:spiffe://example.org/quickstart/workload",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the quickstart did not print %q:\n%s", want, got)
+		}
+	}
+}
