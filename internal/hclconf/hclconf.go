@@ -7,6 +7,7 @@ package hclconf
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -42,6 +43,7 @@ func Decode(text string, v any) (errs []error) {
 	var unknown, twice []string
 	checkKeys(list, reflect.TypeOf(v).Elem(), "", &unknown, &twice)
 	sort.Strings(unknown)
+	unknown = slices.Compact(unknown) // a key given twice is one problem
 	errs = make([]error, 0, len(unknown)+len(twice))
 	for _, k := range unknown {
 		errs = append(errs, fmt.Errorf("unknown configuration key %q", k))

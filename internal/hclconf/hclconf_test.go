@@ -45,7 +45,7 @@ func TestDecode(t *testing.T) {
 		B []int  `hcl:"b"`
 	}
 	var c conf
-	errs := hclconf.Decode("a = \"x\"\nzz = 1\nb = [1]\nyy { q = 1 }\n", &c)
+	errs := hclconf.Decode("a = \"x\"\nzz = 1\nb = [1]\nyy { q = 1 }\nyy { r = 2 }\n", &c)
 	if got := fmt.Sprint(errs); got != `[unknown configuration key "yy" unknown configuration key "zz"]` {
 		t.Errorf("errs = %s", got)
 	}
@@ -73,5 +73,17 @@ func TestDecodeMalformed(t *testing.T) {
 		if got := fmt.Sprint(hclconf.Decode(text, &c)); got != want {
 			t.Errorf("%s: %s, want %s", text, got, want)
 		}
+	}
+}
+
+// TestDecodeArgumentTwice: an argument set twice is refused, not "the last
+// one wins" (hashicorp/hcl v1.0.1-vault-7 refuses it at parse time).
+func TestDecodeArgumentTwice(t *testing.T) {
+	var c struct {
+		A string `hcl:"a"`
+	}
+	errs := hclconf.Decode("a = \"hash\"\na = \"certificate\"\n", &c)
+	if got := fmt.Sprint(errs); got != `[parse configuration: The argument "a" at 2:1 was already set. Each argument can only be defined once]` {
+		t.Errorf("errs = %s", got)
 	}
 }
