@@ -9,11 +9,15 @@
 #     "/sys/kernel/security/ima/binary_runtime_measurements";
 #   - on the server, PCR 10 quoted: pcrs = { sha256 = [0, 1, 2, 3, 4, 5, 6, 7, 10] }.
 # The allowlist files are in sha256sum's format, read when the plugin is
-# configured (relative paths next to this file); make one on a known-good machine:
+# configured (relative paths next to this file). Derive the policy and its
+# allowlist from the evidence of known-good machines, captured with their IMA log:
+#   hwattest evidence --ima-log /sys/kernel/security/ima/binary_runtime_measurements \
+#     --pcrs sha256:0-7,10 -o node-a.json            # on each known-good machine
+#   hwattest reference --name level4-runtime -o level4-runtime.hcl \
+#     --ima-allowlist level4-allowlist.sha256sum node-*.json
+# or list files by hand (IMA's first entry, boot_aggregate, counts as a measured
+# file: add its digest too):
 #   find /usr/bin /usr/sbin /usr/lib -type f -exec sha256sum {} + > level4-allowlist.sha256sum
-# IMA's first entry, boot_aggregate, counts as a measured file: add its digest
-# too (hwattest verify --json on evidence captured with --ima-log shows every
-# measured file under result.ima.entries).
 #
 # THE PCR VALUES BELOW ARE PLACEHOLDERS (see level3-reference.hcl), and the
 # shipped allowlist lists no file: a node fails this policy until both are

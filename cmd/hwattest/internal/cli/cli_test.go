@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -398,4 +399,49 @@ policy "runtime-partial" {
 	if strings.Contains(r.stdout, `"sha256:10:`) || !strings.Contains(r.stderr, "sha256 PCR 10 is IMA's and changes with every measured file: left out (use ima_allowlist)") {
 		t.Errorf("reference kept PCR 10:\n%s\n%s", r.stdout, r.stderr)
 	}
+
+	// reference --ima-allowlist: the allowlist of what the log measured,
+	// next to the policy that refers to it by name; verify passes on this
+	// evidence and names the one new file of a later capture.
+	derived, allow := filepath.Join(dir, "derived.hcl"), filepath.Join(dir, "derived.sha256sum")
+	r = mustRun(t, cli.ExitOK, append([]string{"reference", "--name", "ima-derived", "-o", derived, "--ima-allowlist", allow, path}, m.caFlags()...)...)
+	if !strings.Contains(r.stderr, "wrote the IMA allowlist of \"ima-derived\" to "+allow+": 2 digests") ||
+		!strings.Contains(r.stderr, "IMA allowlist derived.sha256sum;") {
+		t.Errorf("reference --ima-allowlist:\n%s", r.stderr)
+	}
+	b, err := os.ReadFile(allow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sorted by path: /usr/bin/false first.
+	want := strings.SplitAfter(sums.String(), "\n")
+	if got := strings.Join(slices.DeleteFunc(strings.SplitAfter(string(b), "\n"), func(l string) bool { return strings.HasPrefix(l, "#") }), ""); got != want[1]+want[0] {
+		t.Errorf("allowlist:\n%s\nwant the lines\n%s", b, want[1]+want[0])
+	}
+	if b, _ := os.ReadFile(derived); !strings.Contains(string(b), `ima_allowlist_paths = ["derived.sha256sum"]`) || !strings.Contains(string(b), "sha256 = [0, 1, 2, 3, 4, 5, 6, 7, 10]") {
+		t.Errorf("policy:\n%s", b)
+	}
+	r = mustRun(t, cli.ExitOK, append([]string{"verify", "--policy", derived, path}, m.caFlags()...)...)
+	if !has(r.stdout, "PASS ima-derived report-only") {
+		t.Errorf("verify against the derived allowlist:\n%s", r.stdout)
+	}
+	withTPM(t, m.sw, func(tpm transport.TPM) {
+		line, td := tpmtest.IMANG("/usr/bin/extra", []byte("extra"))
+		tpmtest.ExtendIMA(t, tpm, td, false, tpm2.TPMAlgSHA256)
+		log.WriteString(line)
+	})
+	os.WriteFile(imaLog, []byte(log.String()), 0o600)
+	later := m.capture(t, dir, "ima-later.json", "--ima-log", imaLog, "--pcrs", "sha256:0-7,10")
+	r = mustRun(t, cli.ExitFailed, append([]string{"verify", "--policy", derived, later}, m.caFlags()...)...)
+	if !has(r.stdout, "FAIL ima-derived report-only") || !has(r.stdout, "- IMA: /usr/bin/extra (sha256:") || has(r.stdout, "- IMA: /usr/bin/true") {
+		t.Errorf("verify of the later capture:\n%s", r.stdout)
+	}
+
+	// Evidence without an IMA log gives no allowlist; nor does standard output.
+	plain := m.capture(t, dir, "plain.json")
+	r = mustRun(t, cli.ExitUsage, append([]string{"reference", "--name", "x", "-o", "-", "--ima-allowlist", allow, path, plain}, m.caFlags()...)...)
+	if !strings.Contains(r.stderr, plain+" has no IMA log") {
+		t.Errorf("without an IMA log:\n%s", r.stderr)
+	}
+	mustRun(t, cli.ExitUsage, "reference", "--name", "x", "-o", "-", "--ima-allowlist", "-", path)
 }

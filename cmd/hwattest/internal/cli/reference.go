@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -37,7 +38,7 @@ func referenceCommand() *command {
 	return &command{
 		name:    "reference",
 		summary: "derive a reference policy from the evidence of known-good machines",
-		usage:   "reference -o FILE --name NAME [--on-difference list|omit] [--required] EVIDENCE...",
+		usage:   "reference -o FILE --name NAME [--on-difference list|omit] [--required] [--ima-allowlist FILE] EVIDENCE...",
 		help: `Verifies each evidence file (as hwattest verify does; any failure stops it),
 then derives reference values from all of them and writes a policy file with
 one block, policy "NAME" { ... }, that the server plugin reads (policy_paths)
@@ -50,6 +51,10 @@ and hwattest verify evaluates:
                    IMA allowlist)
   boot_components  the digests of the boot applications and drivers the boot
                    logs measured, when every file has a boot log
+  ima_allowlist_paths
+                   with --ima-allowlist FILE: FILE, written in sha256sum's
+                   format with every file digest the verified IMA logs hold
+                   (the union over the machines; every file needs an IMA log)
 
 Where the machines differ, it says where on standard error and, with
 --on-difference list (the default), lists each value seen (any of them
@@ -61,6 +66,7 @@ node that fails it only lacks the policy:NAME selector (docs/operations.md).`,
 			name := fs.String("name", "", "the policy's `NAME`, the plugin's selector policy:NAME; required")
 			diff := fs.String("on-difference", onDifferenceList, "where machines differ, `MODE`: list each value, or omit the PCR")
 			required := fs.Bool("required", false, "write required = true: a node that fails is refused (default: report-only)")
+			imaAllow := fs.String("ima-allowlist", "", "also write an IMA allowlist of every measured file to `FILE`, and refer to it")
 			var trust trustFlags
 			trust.register(fs, true)
 			return func(e *env, args []string) error {
@@ -73,10 +79,12 @@ node that fails it only lacks the policy:NAME selector (docs/operations.md).`,
 					return usageErrorf("--name %q: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128", *name)
 				case *diff != onDifferenceList && *diff != onDifferenceOmit:
 					return usageErrorf("--on-difference %q: want list or omit", *diff)
+				case *imaAllow == "-":
+					return usageErrorf("--ima-allowlist needs a file: the policy refers to it")
 				case len(args) == 0:
 					return usageErrorf("no evidence file given")
 				}
-				return runReference(e, *out, *name, *diff, *required, &trust, args)
+				return runReference(e, referenceOptions{out: *out, name: *name, mode: *diff, required: *required, imaAllowlist: *imaAllow}, &trust, args)
 			}
 		},
 	}
@@ -100,7 +108,16 @@ type component struct {
 	typ string
 }
 
-func runReference(e *env, out, name, mode string, required bool, trust *trustFlags, paths []string) error {
+// referenceOptions are reference's flags.
+type referenceOptions struct {
+	out, name, mode string
+	required        bool
+	// imaAllowlist is the allowlist file to write, "" for none.
+	imaAllowlist string
+}
+
+func runReference(e *env, o referenceOptions, trust *trustFlags, paths []string) error {
+	out, name, required := o.out, o.name, o.required
 	ek, _, _, err := trust.policy()
 	if err != nil {
 		return err
@@ -120,15 +137,40 @@ func runReference(e *env, out, name, mode string, required bool, trust *trustFla
 		}
 		ms[i].res = res
 	}
-	d := derive(ms, mode)
+	d := derive(ms, o.mode)
+	now := time.Now().UTC()
+	var allow *imaAllowlist
+	if o.imaAllowlist != "" {
+		if allow, err = deriveIMAAllowlist(ms); err != nil {
+			return err
+		}
+		if d.imaAllowlistRef, err = allowlistRef(out, o.imaAllowlist); err != nil {
+			return err
+		}
+		d.imaBanks = ms[0].res.IMA.Banks
+		if allow.partial > 0 {
+			d.notes = append(d.notes, fmt.Sprintf("IMA allowlist: %d of %d digests were not measured on every machine: all of them listed", allow.partial, allow.digests()))
+		}
+	}
 	for _, n := range d.notes {
 		fmt.Fprintf(e.stderr, "%s\n", n)
 	}
-	text := d.hcl(name, required, ms, time.Now().UTC())
+	if allow != nil {
+		// Written first: the policy check below reads it.
+		if err := writeOutput(e, o.imaAllowlist, allow.file(name, ms, now)); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "wrote the IMA allowlist of %q to %s: %d digests\n", name, o.imaAllowlist, allow.digests())
+	}
+	text := d.hcl(name, required, ms, now)
 	// What is written must be what the plugin reads.
+	dir := ""
+	if out != "-" {
+		dir = filepath.Dir(out)
+	}
 	blocks, err := policy.Parse(text)
 	if err == nil {
-		_, err = blocks[name].Compile(name, nil, "")
+		_, err = blocks[name].Compile(name, nil, dir)
 	}
 	if err != nil {
 		return fmt.Errorf("the derived policy does not parse (a bug): %w", err)
@@ -144,8 +186,12 @@ func runReference(e *env, out, name, mode string, required bool, trust *trustFla
 	if required {
 		mode2 = "required"
 	}
-	fmt.Fprintf(e.stderr, "wrote policy %q to %s from %d evidence files: %d PCR values, secure_boot %v, ek_certificate %v, %d boot components; %s\n",
-		name, where, len(ms), d.pcrValues(), d.secureBoot, d.ekCertificate, len(d.components), mode2)
+	ima := ""
+	if allow != nil {
+		ima = fmt.Sprintf(", IMA allowlist %s", d.imaAllowlistRef)
+	}
+	fmt.Fprintf(e.stderr, "wrote policy %q to %s from %d evidence files: %d PCR values, secure_boot %v, ek_certificate %v, %d boot components%s; %s\n",
+		name, where, len(ms), d.pcrValues(), d.secureBoot, d.ekCertificate, len(d.components), ima, mode2)
 	return nil
 }
 
@@ -157,8 +203,13 @@ type derived struct {
 	components    map[string]component
 	// componentsOmitted is why boot_components was left out.
 	componentsOmitted string
-	differences       []string
-	notes             []string
+	// imaAllowlistRef is the ima_allowlist_paths entry, "" for none, and
+	// imaBanks the banks the IMA logs were replayed in (PCR 10 must be
+	// quoted in them).
+	imaAllowlistRef string
+	imaBanks        []tpmquote.HashAlg
+	differences     []string
+	notes           []string
 }
 
 func (d *derived) pcrValues() int {
@@ -298,6 +349,9 @@ func (d *derived) hcl(name string, required bool, ms []machine, now time.Time) s
 	for k := range d.pcrs {
 		sel[k.alg] = append(sel[k.alg], k.idx)
 	}
+	for _, alg := range d.imaBanks {
+		sel[alg] = append(sel[alg], imaPCR)
+	}
 	if len(sel) > 0 {
 		fmt.Fprintf(&b, "# The server plugin must quote these PCRs: pcrs = %s\n", hclSelection(sel))
 	}
@@ -344,6 +398,10 @@ func (d *derived) hcl(name string, required bool, ms []machine, now time.Time) s
 			fmt.Fprintf(&b, "    \"%s\", # PCR %d %s\n", h, c.pcr, c.typ)
 		}
 		fmt.Fprintf(&b, "  ]\n")
+	}
+	if d.imaAllowlistRef != "" {
+		fmt.Fprintf(&b, "  # every file the verified IMA logs measured (the agent needs ima_log_path)\n")
+		fmt.Fprintf(&b, "  ima_allowlist_paths = [%q]\n", d.imaAllowlistRef)
 	}
 	fmt.Fprintf(&b, "}\n")
 	return b.String()
