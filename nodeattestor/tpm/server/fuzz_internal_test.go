@@ -12,10 +12,7 @@ import (
 // testdata/fuzz/FuzzConfig.
 func FuzzConfig(f *testing.F) {
 	h := strings.Repeat("ab", 32)
-	hclconftest.Fuzz(f, func(text string) error {
-		_, err := buildConfig(text, "example.org")
-		return err
-	},
+	hclconftest.Fuzz(f, func(text string) (*config, error) { return buildConfig(text, "example.org") },
 		`bundled_ek_cas = true`,
 		`bundled_ek_cas = true
 require = "either"

@@ -33,7 +33,7 @@ func deriveIMAAllowlist(ms []machine) (*imaAllowlist, error) {
 		seen := map[string]bool{}
 		for _, e := range m.res.IMA.Entries {
 			h := hex.EncodeToString(e.Hash)
-			p := lineSafe(e.Path)
+			p := oneLine(e.Path) // a path may hold any byte but NUL
 			if !slices.Contains(a.paths[h], p) {
 				a.paths[h] = append(a.paths[h], p)
 			}
@@ -98,15 +98,4 @@ func allowlistRef(policyOut, allowlist string) (string, error) {
 		}
 	}
 	return abs, nil
-}
-
-// lineSafe keeps a logged path on one line of the allowlist (a path may hold
-// any byte but NUL and '/'-separated names).
-func lineSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
 }

@@ -337,7 +337,7 @@ func (d *derived) hcl(name string, required bool, ms []machine, now time.Time) s
 	fmt.Fprintf(&b, "# from %d evidence files, each verified offline (evidence files are not live\n", len(ms))
 	fmt.Fprintf(&b, "# attestations: make sure the machines were known-good when captured):\n")
 	for _, m := range ms {
-		fmt.Fprintf(&b, "#   %s: host %q, captured %s, EK %s\n", commentSafe(m.path), m.file.Host, m.file.Captured.UTC().Format(time.RFC3339), m.res.EKHash)
+		fmt.Fprintf(&b, "#   %s: host %q, captured %s, EK %s\n", oneLine(m.path), m.file.Host, m.file.Captured.UTC().Format(time.RFC3339), m.res.EKHash)
 	}
 	if len(d.differences) > 0 {
 		fmt.Fprintf(&b, "# Where the machines differ:\n")
@@ -378,7 +378,7 @@ func (d *derived) hcl(name string, required bool, ms []machine, now time.Time) s
 	}
 	switch {
 	case d.componentsOmitted != "":
-		fmt.Fprintf(&b, "  # boot_components left out: %s\n", commentSafe(d.componentsOmitted))
+		fmt.Fprintf(&b, "  # boot_components left out: %s\n", oneLine(d.componentsOmitted))
 	case len(d.components) > 0:
 		fmt.Fprintf(&b, "  # the boot applications and drivers the verified boot logs measured\n")
 		fmt.Fprintf(&b, "  boot_components = [\n")
@@ -436,8 +436,8 @@ func sortedKeys[V any](m map[pcrKey]V) []pcrKey {
 	return keys
 }
 
-// commentSafe keeps s on one line of an HCL comment.
-func commentSafe(s string) string {
+// oneLine keeps s on one line (of an HCL comment, of an allowlist file).
+func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
