@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
+	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/spire-plugin-sdk/pluginsdk"
 	"github.com/spiffe/spire-plugin-sdk/plugintest"
 	metricsv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/hostservice/common/metrics/v1"
@@ -43,6 +44,13 @@ const td = "example.org"
 
 func servePlugins(t *testing.T, serverHCL, agentHCL string) (*serverv1.NodeAttestorPluginClient, *agentv1.NodeAttestorPluginClient) {
 	t.Helper()
+	return servePluginsLogged(t, serverHCL, agentHCL, nil)
+}
+
+// servePluginsLogged is servePlugins with both plugins logging to logger
+// (nil: no logs).
+func servePluginsLogged(t *testing.T, serverHCL, agentHCL string, logger hclog.Logger) (*serverv1.NodeAttestorPluginClient, *agentv1.NodeAttestorPluginClient) {
+	t.Helper()
 	sc, ac := new(serverv1.NodeAttestorPluginClient), new(agentv1.NodeAttestorPluginClient)
 	scfg, acfg := new(configv1.ConfigServiceClient), new(configv1.ConfigServiceClient)
 	sp, ap := server.New(), agent.New()
@@ -51,12 +59,14 @@ func servePlugins(t *testing.T, serverHCL, agentHCL string) (*serverv1.NodeAttes
 		PluginClient:   sc,
 		ServiceServers: []pluginsdk.ServiceServer{configv1.ConfigServiceServer(sp)},
 		ServiceClients: []pluginsdk.ServiceClient{scfg},
+		Logger:         logger,
 	})
 	plugintest.ServeInBackground(t, plugintest.Config{
 		PluginServer:   agentv1.NodeAttestorPluginServer(ap),
 		PluginClient:   ac,
 		ServiceServers: []pluginsdk.ServiceServer{configv1.ConfigServiceServer(ap)},
 		ServiceClients: []pluginsdk.ServiceClient{acfg},
+		Logger:         logger,
 	})
 	ctx := context.Background()
 	core := &configv1.CoreConfiguration{TrustDomain: td}
