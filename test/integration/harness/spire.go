@@ -221,6 +221,10 @@ type AgentConfig struct {
 	Dir string
 	// ExtraPlugins are more plugin blocks, verbatim.
 	ExtraPlugins string
+	// JoinToken, when set, makes the agent attest with SPIRE's join_token
+	// attestor and this token instead of our tpm plugin: a baseline for
+	// measurements (the server needs the join_token attestor too).
+	JoinToken string
 }
 
 // Agent is a running spire-agent.
@@ -266,6 +270,18 @@ func startAgent(tb testing.TB, cfg AgentConfig) *Agent {
 	if cfg.ServerPort != 0 {
 		port = cfg.ServerPort
 	}
+	attestor := fmt.Sprintf(`  NodeAttestor "tpm" {
+    plugin_cmd      = %q
+    plugin_checksum = %q
+    plugin_data {
+%s
+    }
+  }`, plugin.Path, plugin.Checksum, cfg.NodeAttestor)
+	token := ""
+	if cfg.JoinToken != "" {
+		attestor = "  NodeAttestor \"join_token\" {\n    plugin_data {}\n  }"
+		token = fmt.Sprintf("  join_token        = %q\n", cfg.JoinToken)
+	}
 	conf := fmt.Sprintf(`agent {
   data_dir          = %q
   log_level         = "DEBUG"
@@ -275,16 +291,10 @@ func startAgent(tb testing.TB, cfg AgentConfig) *Agent {
   admin_socket_path = %q
   trust_bundle_path = %q
   trust_domain      = %q
-}
+%s}
 
 plugins {
-  NodeAttestor "tpm" {
-    plugin_cmd      = %q
-    plugin_checksum = %q
-    plugin_data {
 %s
-    }
-  }
   KeyManager "memory" {
     plugin_data {}
   }
@@ -293,7 +303,7 @@ plugins {
   }
 %s}
 `, filepath.Join(cfg.Dir, "data"), port, a.Socket, filepath.Join(cfg.Dir, "admin", "admin.sock"),
-		cfg.Server.BundlePath(tb, cfg.Dir), TrustDomain, plugin.Path, plugin.Checksum, cfg.NodeAttestor, cfg.ExtraPlugins)
+		cfg.Server.BundlePath(tb, cfg.Dir), TrustDomain, token, attestor, cfg.ExtraPlugins)
 	confPath := WriteFile(tb, cfg.Dir, "agent.conf", conf)
 	a.Process = Start(tb, cfg.Dir, "spire-agent", bin, "run", "-config", confPath)
 	return a
