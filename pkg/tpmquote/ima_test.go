@@ -57,6 +57,15 @@ func TestIMALogs(t *testing.T) {
 			if last := res.IMA.Entries[len(res.IMA.Entries)-1]; last.Path != "/data" {
 				t.Errorf("last entry %q", last.Path)
 			}
+			// Violations are reported apart, and said in the check.
+			if got, want := len(res.IMA.Violations), violations(log); got != want {
+				t.Errorf("%d violations reported, want %d", got, want)
+			}
+			for _, c := range res.Checks {
+				if c.Name == "ima.replay" && strings.Contains(c.Detail, "violations") != (violations(log) > 0) {
+					t.Errorf("ima.replay detail %q with %d violations", c.Detail, violations(log))
+				}
+			}
 
 			edited := bytes.Replace(raw, []byte("/data"), []byte("/dada"), 1)
 			_, err = attestIMA(t, sim, sel, path, edited)

@@ -33,11 +33,15 @@ func replayIMALog(raw []byte, quoted PCRValues) (*IMA, error) {
 		}
 		return nil, &Error{Reason: ReasonMalformed, Err: errorf("%w", err)}
 	}
-	out := &IMA{Banks: banks, Entries: make([]IMAEntry, 0, len(log.Entries))}
+	out := &IMA{Banks: banks, Entries: make([]IMAEntry, 0, len(log.Entries)), Violations: []string{}}
 	for _, e := range log.Entries {
+		if e.PCR == imaPCR && e.Violation() {
+			out.Violations = append(out.Violations, e.Path)
+			continue
+		}
 		// Buffers (ima-buf: kexec command line, keys, SELinux state) are
 		// not files.
-		if e.PCR != imaPCR || e.Violation() || e.TemplateName == ima.TemplateIMABuf {
+		if e.PCR != imaPCR || e.TemplateName == ima.TemplateIMABuf {
 			continue
 		}
 		out.Entries = append(out.Entries, IMAEntry{

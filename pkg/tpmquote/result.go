@@ -145,6 +145,12 @@ type BootComponent struct {
 type IMA struct {
 	Banks   []HashAlg  `json:"banks"`
 	Entries []IMAEntry `json:"entries"`
+	// Violations are the paths of the log's violation entries, in log
+	// order: a file measured while open for writing, or opened for writing
+	// while measured (ToMToU). IMA extends them as all ones and records no
+	// digest, so what such a file held is not attested; they are not in
+	// Entries, and an IMA allowlist does not see them.
+	Violations []string `json:"violations"`
 }
 
 // IMAEntry is one measured file.

@@ -220,8 +220,11 @@ func (s *Session) verifyEvidence(resp *Response, res *Result) error {
 			return err
 		}
 		res.IMA = m
-		res.Checks = append(res.Checks, Check{Name: "ima.replay", Passed: true,
-			Detail: fmt.Sprintf("%d entries in %v", len(m.Entries), m.Banks)})
+		detail := fmt.Sprintf("%d entries in %v", len(m.Entries), m.Banks)
+		if n := len(m.Violations); n > 0 {
+			detail = fmt.Sprintf("%d entries and %d violations (files not attested) in %v", len(m.Entries), n, m.Banks)
+		}
+		res.Checks = append(res.Checks, Check{Name: "ima.replay", Passed: true, Detail: detail})
 	}
 	return nil
 }
