@@ -1,7 +1,6 @@
 package exe_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -28,6 +27,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hwattest/hwattest/internal/logbuf"
 	"github.com/hwattest/hwattest/workloadattestor/exe"
 )
 
@@ -382,7 +382,7 @@ func TestChroot(t *testing.T) {
 		t.Skip("chroot needs root")
 	}
 	root := chrootWithSleep(t)
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	client := servePlugin(t, exe.New(), "", hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}))
 	pid := start(t, &syscall.SysProcAttr{Chroot: root}, "/bin/sleep", "60")
 	hash := sha256File(t, filepath.Join(root, "bin/sleep"))
@@ -503,22 +503,4 @@ quote_interval = "10s"`})
 	if err != nil || !v.Valid {
 		t.Errorf("Validate = %v, %v", v, err)
 	}
-}
-
-// syncBuffer is a log sink safe for the plugin's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

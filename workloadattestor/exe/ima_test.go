@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/hwattest/hwattest/internal/logbuf"
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 	"github.com/hwattest/hwattest/internal/tpmtest"
 	"github.com/hwattest/hwattest/pkg/tpmquote/attester"
@@ -89,7 +90,7 @@ func (n *imaNode) hcl() string {
 
 func TestIMAMeasured(t *testing.T) {
 	node := newIMANode(t)
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	client := servePlugin(t, exe.NewForTest(exe.SHA256(), 0), node.hcl(), hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}))
 
 	path := sleeper(t, nil)
@@ -162,7 +163,7 @@ func TestIMAMeasured(t *testing.T) {
 
 func TestIMALogDoesNotReplay(t *testing.T) {
 	node := newIMANode(t)
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	client := servePlugin(t, exe.New(), node.hcl(), hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}))
 	path := sleeper(t, nil)
 	node.extendUnlogged()
@@ -179,7 +180,7 @@ func TestIMALogDoesNotReplay(t *testing.T) {
 
 func TestIMAUnavailable(t *testing.T) {
 	// No TPM at the address: a warning, no ima:measured, no error.
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "ascii_runtime_measurements")
 	if err := os.WriteFile(logPath, nil, 0o644); err != nil {

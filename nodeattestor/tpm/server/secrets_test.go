@@ -1,40 +1,21 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 	agentv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/agent/nodeattestor/v1"
 	serverv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/server/nodeattestor/v1"
 
+	"github.com/hwattest/hwattest/internal/logbuf"
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
 )
-
-// lockedBuffer is a log sink both plugins write to from their goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // exchange is one attestation relayed as SPIRE relays it, with the
 // challenge and response it carried.
@@ -111,7 +92,7 @@ func encodings(b []byte) []string {
 // policy.
 func TestNoSecretsInLogs(t *testing.T) {
 	sw := swtpmtest.Start(t, swtpmtest.Options{})
-	var logs lockedBuffer
+	var logs logbuf.Buffer
 	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: &logs})
 	cas := fmt.Sprintf(`ek_ca_paths = [%q, %q]`, sw.RootCAPath, sw.IssuerCAPath)
 	agentHCL := fmt.Sprintf("tpm = %q\nevent_log_path = \"-\"", sw.Addr)
