@@ -84,7 +84,7 @@ func (p *Plugin) SetLogger(l hclog.Logger) { p.log = l }
 func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*configv1.ConfigureResponse, error) {
 	c, err := buildConfig(req.HclConfiguration)
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "invalid configuration: %v", err)
+		return nil, plugincfg.Invalid(err)
 	}
 	p.mu.Lock()
 	p.config = c

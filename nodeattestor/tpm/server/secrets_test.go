@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -25,53 +24,28 @@ type exchange struct {
 	err       error
 }
 
-// relay runs one attestation; tamper, when not nil, changes the agent's
-// response before the server sees it.
+// relay runs one attestation and records its challenge and response;
+// tamper, when not nil, changes the agent's response before the server sees
+// it.
 func relay(t *testing.T, sc *serverv1.NodeAttestorPluginClient, ac *agentv1.NodeAttestorPluginClient, tamper func([]byte) []byte) exchange {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	as, err := ac.AidAttestation(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := sc.Attest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := as.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_Payload{Payload: msg.GetPayload()}}); err != nil {
-		t.Fatal(err)
-	}
 	var x exchange
-	resp, err := ss.Recv()
-	if err != nil {
-		t.Fatalf("no challenge: %v", err)
+	_, x.err = relayAttestation(sc, ac, func(challenge, response []byte) []byte {
+		var err error
+		if x.challenge, err = tpmquote.DecodeChallenge(challenge); err != nil {
+			t.Fatal(err)
+		}
+		if x.response, err = tpmquote.DecodeResponse(response); err != nil {
+			t.Fatal(err)
+		}
+		if tamper != nil {
+			return tamper(response)
+		}
+		return response
+	})
+	if x.challenge == nil {
+		t.Fatalf("no challenge: %v", x.err)
 	}
-	if x.challenge, err = tpmquote.DecodeChallenge(resp.GetChallenge()); err != nil {
-		t.Fatal(err)
-	}
-	if err := as.Send(&agentv1.Challenge{Challenge: resp.GetChallenge()}); err != nil {
-		t.Fatal(err)
-	}
-	msg, err = as.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer := msg.GetChallengeResponse()
-	if x.response, err = tpmquote.DecodeResponse(answer); err != nil {
-		t.Fatal(err)
-	}
-	if tamper != nil {
-		answer = tamper(answer)
-	}
-	if err := ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_ChallengeResponse{ChallengeResponse: answer}}); err != nil {
-		t.Fatal(err)
-	}
-	_, x.err = ss.Recv()
 	return x
 }
 

@@ -88,6 +88,13 @@ func attest(t *testing.T, sc *serverv1.NodeAttestorPluginClient, ac *agentv1.Nod
 
 // attestB is attest without a test, for benchmarks.
 func attestB(sc *serverv1.NodeAttestorPluginClient, ac *agentv1.NodeAttestorPluginClient) (*serverv1.AgentAttributes, error) {
+	return relayAttestation(sc, ac, nil)
+}
+
+// relayAttestation relays one attestation; onResponse, when not nil, sees
+// each challenge and the agent's response to it and returns the response the
+// server gets.
+func relayAttestation(sc *serverv1.NodeAttestorPluginClient, ac *agentv1.NodeAttestorPluginClient, onResponse func(challenge, response []byte) []byte) (*serverv1.AgentAttributes, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	as, err := ac.AidAttestation(ctx)
@@ -120,7 +127,11 @@ func attestB(sc *serverv1.NodeAttestorPluginClient, ac *agentv1.NodeAttestorPlug
 		if err != nil {
 			return nil, fmt.Errorf("agent: %w", err)
 		}
-		if err := ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_ChallengeResponse{ChallengeResponse: msg.GetChallengeResponse()}}); err != nil {
+		answer := msg.GetChallengeResponse()
+		if onResponse != nil {
+			answer = onResponse(resp.GetChallenge(), answer)
+		}
+		if err := ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_ChallengeResponse{ChallengeResponse: answer}}); err != nil {
 			return nil, err
 		}
 	}
