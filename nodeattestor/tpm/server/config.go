@@ -31,8 +31,16 @@ type Config struct {
 	EKHashPaths []string `hcl:"ek_hash_paths"`
 	// Require is "certificate" (default), "hash", "either" or "both".
 	Require string `hcl:"require"`
+	// EKAlgorithms are the EK key algorithms accepted, "rsa" and "ecc";
+	// default ["rsa"]. A TPM holds an EK of each, and each EK is its own
+	// agent ID: accepting both gives a machine two identities, and denying
+	// the machine takes denying both.
+	EKAlgorithms []string `hcl:"ek_algorithms"`
 	// DenyEKHashes are EK hashes refused whatever else holds (revocation).
 	DenyEKHashes []string `hcl:"deny_ek_hashes"`
+	// DenyEKCertificates are EK certificates refused whatever else holds,
+	// each "<issuer DN>/<serial in hex>" as `hwattest ek` prints it.
+	DenyEKCertificates []string `hcl:"deny_ek_certificates"`
 	// PCRs is the selection every quote must cover, bank to indices;
 	// default sha256 0-7.
 	PCRs map[string][]int `hcl:"pcrs"`
@@ -57,7 +65,9 @@ type PolicyConfig = policy.Config
 type config struct {
 	trustDomain spiffeid.TrustDomain
 	verifier    *tpmquote.Verifier
-	deny        map[string]bool
+	algorithms  []string        // accepted EK algorithms, sorted
+	deny        map[string]bool // EK hashes
+	denyCerts   map[string]bool // tpm.EKCertificateID of EK certificates
 	expose      tpmquote.PCRSelection
 	exposeBoot  []string
 	allow       *hashList // nil without ek_hash_paths
@@ -122,6 +132,29 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 		}
 		deny[strings.ToLower(h)] = true
 	}
+	denyCerts := map[string]bool{}
+	for _, entry := range c.DenyEKCertificates {
+		id, err := tpm.ParseEKCertificateID(entry)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("deny_ek_certificates: %q: %w", entry, err))
+		}
+		denyCerts[id] = true
+	}
+	algorithms := []string{tpm.EKAlgorithmRSA}
+	if len(c.EKAlgorithms) > 0 {
+		algorithms = nil
+		for _, alg := range c.EKAlgorithms {
+			switch alg {
+			case tpm.EKAlgorithmRSA, tpm.EKAlgorithmECC:
+				if !slices.Contains(algorithms, alg) {
+					algorithms = append(algorithms, alg)
+				}
+			default:
+				errs = append(errs, fmt.Errorf("ek_algorithms: %q is not rsa or ecc", alg))
+			}
+		}
+		sort.Strings(algorithms)
+	}
 	pcrs, err := selection("pcrs", c.PCRs)
 	if err != nil {
 		errs = append(errs, err)
@@ -154,7 +187,7 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &config{trustDomain: td, verifier: v, deny: deny, expose: expose, allow: allow, policies: policies, exposeBoot: c.ExposeBootComponents}, nil
+	return &config{trustDomain: td, verifier: v, algorithms: algorithms, deny: deny, denyCerts: denyCerts, expose: expose, allow: allow, policies: policies, exposeBoot: c.ExposeBootComponents}, nil
 }
 
 func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {
