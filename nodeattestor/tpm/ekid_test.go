@@ -1,9 +1,17 @@
 package tpm_test
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hwattest/hwattest/nodeattestor/tpm"
@@ -43,6 +51,55 @@ func TestEKCertificateID(t *testing.T) {
 	} {
 		if _, err := tpm.ParseEKCertificateID(in); err == nil || err.Error() != msg {
 			t.Errorf("ParseEKCertificateID(%q): %v, want %q", in, err, msg)
+		}
+	}
+}
+
+func TestEKAlgorithms(t *testing.T) {
+	for in, want := range map[string][]string{
+		"rsa":               {"rsa-2048", "rsa-3072", "rsa-4096"},
+		"ecc":               {"ecc-p256", "ecc-p384", "ecc-p521"},
+		"ecc-p384 rsa-2048": {"rsa-2048", "ecc-p384"},
+		"rsa-2048 rsa":      {"rsa-2048", "rsa-3072", "rsa-4096"},
+		"ecc-p521 ecc-p521": {"ecc-p521"},
+		"rsa ecc":           tpm.EKAlgorithms,
+		"rsa-2048":          tpm.DefaultEKAlgorithms,
+	} {
+		got, err := tpm.ParseEKAlgorithms(strings.Fields(in))
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%q: %v, %v; want %v", in, got, err, want)
+		}
+	}
+	_, err := tpm.ParseEKAlgorithms([]string{"RSA", "rsa-1024", "ecc-", "rsa"})
+	if err == nil || strings.Count(err.Error(), "is not rsa, ecc or one of") != 3 {
+		t.Errorf("err = %v", err)
+	}
+	for _, tc := range []struct {
+		key  func() (crypto.PublicKey, error)
+		want string
+	}{
+		{func() (crypto.PublicKey, error) { k, err := rsa.GenerateKey(rand.Reader, 2048); return k.Public(), err }, "rsa-2048"},
+		{func() (crypto.PublicKey, error) { k, err := rsa.GenerateKey(rand.Reader, 1024); return k.Public(), err }, "rsa-1024"},
+		{func() (crypto.PublicKey, error) {
+			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			return k.Public(), err
+		}, "ecc-p256"},
+		{func() (crypto.PublicKey, error) {
+			k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+			return k.Public(), err
+		}, "ecc-p384"},
+		{func() (crypto.PublicKey, error) {
+			k, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+			return k.Public(), err
+		}, "ecc-p521"},
+		{func() (crypto.PublicKey, error) { k, _, err := ed25519.GenerateKey(rand.Reader); return k, err }, ""},
+	} {
+		k, err := tc.key()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tpm.EKAlgorithm(k); got != tc.want {
+			t.Errorf("EKAlgorithm(%T) = %q, want %q", k, got, tc.want)
 		}
 	}
 }

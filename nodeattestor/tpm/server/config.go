@@ -31,10 +31,12 @@ type Config struct {
 	EKHashPaths []string `hcl:"ek_hash_paths"`
 	// Require is "certificate" (default), "hash", "either" or "both".
 	Require string `hcl:"require"`
-	// EKAlgorithms are the EK key algorithms accepted, "rsa" and "ecc";
-	// default ["rsa"]. A TPM holds an EK of each, and each EK is its own
-	// agent ID: accepting both gives a machine two identities, and denying
-	// the machine takes denying both.
+	// EKAlgorithms are the EK key types accepted: "rsa-2048", "rsa-3072",
+	// "rsa-4096", "ecc-p256", "ecc-p384", "ecc-p521", or "rsa" or "ecc" for
+	// every size; default ["rsa-2048"]. A TPM may hold a certified EK of
+	// several types, and each EK is its own agent ID: accepting more types
+	// gives a machine more identities, and denying the machine takes
+	// denying each.
 	EKAlgorithms []string `hcl:"ek_algorithms"`
 	// DenyEKHashes are EK hashes refused whatever else holds (revocation).
 	DenyEKHashes []string `hcl:"deny_ek_hashes"`
@@ -65,7 +67,7 @@ type PolicyConfig = policy.Config
 type config struct {
 	trustDomain spiffeid.TrustDomain
 	verifier    *tpmquote.Verifier
-	algorithms  []string        // accepted EK algorithms, sorted
+	algorithms  []string        // accepted EK types (tpm.EKAlgorithms names)
 	deny        map[string]bool // EK hashes
 	denyCerts   map[string]bool // tpm.EKCertificateID of EK certificates
 	expose      tpmquote.PCRSelection
@@ -140,20 +142,11 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 		}
 		denyCerts[id] = true
 	}
-	algorithms := []string{tpm.EKAlgorithmRSA}
+	algorithms := tpm.DefaultEKAlgorithms
 	if len(c.EKAlgorithms) > 0 {
-		algorithms = nil
-		for _, alg := range c.EKAlgorithms {
-			switch alg {
-			case tpm.EKAlgorithmRSA, tpm.EKAlgorithmECC:
-				if !slices.Contains(algorithms, alg) {
-					algorithms = append(algorithms, alg)
-				}
-			default:
-				errs = append(errs, fmt.Errorf("ek_algorithms: %q is not rsa or ecc", alg))
-			}
+		if algorithms, err = tpm.ParseEKAlgorithms(c.EKAlgorithms); err != nil {
+			errs = append(errs, prefixed("ek_algorithms", err)...)
 		}
-		sort.Strings(algorithms)
 	}
 	pcrs, err := selection("pcrs", c.PCRs)
 	if err != nil {

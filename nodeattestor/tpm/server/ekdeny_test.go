@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-tpm/tpm2"
 	serverv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/server/nodeattestor/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hwattest/hwattest/internal/tpmtest"
 	"github.com/hwattest/hwattest/nodeattestor/tpm"
 	"github.com/hwattest/hwattest/pkg/tpmquote/attester"
 )
@@ -64,10 +66,10 @@ func wantDenied(t *testing.T, err error, msg string) {
 	}
 }
 
-// TestEKAlgorithms: by default only the RSA EK is accepted, the EK whose hash
-// spire-tpm-plugin put in the agent ID, so that a TPM is one agent ID and
-// one deny_ek_hashes entry revokes it. Another algorithm is refused with the
-// key that would accept it.
+// TestEKAlgorithms: by default only the RSA 2048 EK is accepted, the EK whose
+// hash spire-tpm-plugin puts in the agent ID, so that a TPM is one agent ID
+// and one deny_ek_hashes entry revokes it. Another key type is refused with
+// the value that would accept it.
 func TestEKAlgorithms(t *testing.T) {
 	m := newMachine(t)
 	for _, tc := range []struct {
@@ -75,12 +77,14 @@ func TestEKAlgorithms(t *testing.T) {
 		want        string // "" accepted
 	}{
 		{"", "rsa", ""},
-		{"", "ecc", `ECC EK not accepted: the server's ek_algorithms is ["rsa"] (add "ecc" to it to accept ECC EKs)`},
-		{`ek_algorithms = ["rsa"]`, "ecc", `ECC EK not accepted`},
+		{"", "ecc", `ecc-p256 EK not accepted: the server's ek_algorithms is ["rsa-2048"] (add "ecc-p256" to accept it)`},
+		{`ek_algorithms = ["rsa"]`, "ecc", `ecc-p256 EK not accepted: the server's ek_algorithms is ["rsa-2048", "rsa-3072", "rsa-4096"]`},
+		{`ek_algorithms = ["ecc-p384", "rsa-2048"]`, "ecc", `ecc-p256 EK not accepted: the server's ek_algorithms is ["rsa-2048", "ecc-p384"]`},
+		{`ek_algorithms = ["rsa-3072", "rsa-4096"]`, "rsa", `rsa-2048 EK not accepted`},
 		{`ek_algorithms = ["ecc", "rsa"]`, "ecc", ""},
 		{`ek_algorithms = ["ecc", "rsa", "ecc"]`, "rsa", ""},
-		{`ek_algorithms = ["ecc"]`, "ecc", ""},
-		{`ek_algorithms = ["ecc"]`, "rsa", `RSA EK not accepted: the server's ek_algorithms is ["ecc"] (add "rsa" to it to accept RSA EKs)`},
+		{`ek_algorithms = ["ecc-p256"]`, "ecc", ""},
+		{`ek_algorithms = ["ecc-p256"]`, "rsa", `rsa-2048 EK not accepted: the server's ek_algorithms is ["ecc-p256"] (add "rsa-2048" to accept it)`},
 	} {
 		t.Run(tc.config+"/"+tc.alg, func(t *testing.T) {
 			attrs, err := m.attestWith(t, tc.alg, tc.config)
@@ -175,5 +179,61 @@ func TestDenyEKCertificate(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestHighRangeEKRefusedByDefault: a TPM may hold certified EKs of further
+// key types in the TCG high range (here ECC P-384 at H-3, persisted, as
+// swtpm and newer TPMs have it); each is another agent ID, and ek_algorithms
+// names key types with their size, so accepting "ecc-p256" does not accept
+// it.
+func TestHighRangeEKRefusedByDefault(t *testing.T) {
+	sim := tpmtest.Simulator(t)
+	ca := tpmtest.NewCA(t, "sim EK CA")
+	tpmtest.WriteNV(t, sim, 0x01c00002, ca.IssueEK(t, tpmtest.EKKey(t, sim, tpm2.RSAEKTemplate), "id:494E5443", "PTT", "id:00020008"))
+	tmpl := tpm2.ECCEKTemplate
+	tmpl.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
+		Symmetric: tpm2.TPMTSymDefObject{
+			Algorithm: tpm2.TPMAlgAES,
+			KeyBits:   tpm2.NewTPMUSymKeyBits(tpm2.TPMAlgAES, tpm2.TPMKeyBits(128)),
+			Mode:      tpm2.NewTPMUSymMode(tpm2.TPMAlgAES, tpm2.TPMAlgCFB),
+		},
+		CurveID: tpm2.TPMECCNistP384,
+	})
+	tmpl.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{})
+	rsp, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHEndorsement, InPublic: tpm2.New2B(tmpl)}.Execute(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := rsp.OutPublic.Contents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := tpm2.Pub(*pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (tpm2.EvictControl{
+		Auth:             tpm2.TPMRHOwner,
+		ObjectHandle:     tpm2.NamedHandle{Handle: rsp.ObjectHandle, Name: rsp.Name},
+		PersistentHandle: 0x81010016,
+	}).Execute(sim); err != nil {
+		t.Fatal(err)
+	}
+	tpm2.FlushContext{FlushHandle: rsp.ObjectHandle}.Execute(sim)
+	tpmtest.WriteNV(t, sim, 0x01c00016, ca.IssueEK(t, key, "id:494E5443", "PTT", "id:00020008"))
+	m := &machine{addr: tpmtest.ServeSimulator(t, sim), caPath: ca.WritePEM(t)}
+
+	for _, config := range []string{"", `ek_algorithms = ["rsa-2048", "ecc-p256"]`} {
+		_, err := m.attestWith(t, "ecc", config)
+		wantDenied(t, err, `ecc-p384 EK not accepted`)
+	}
+	for _, config := range []string{`ek_algorithms = ["rsa", "ecc"]`, `ek_algorithms = ["ecc-p384"]`} {
+		if _, err := m.attestWith(t, "ecc", config); err != nil {
+			t.Fatalf("%s: %v", config, err)
+		}
+	}
+	if _, err := m.attestWith(t, "rsa", ""); err != nil {
+		t.Fatal(err)
 	}
 }

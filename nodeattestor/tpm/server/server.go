@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -207,11 +208,16 @@ type algorithmError struct {
 }
 
 func (e *algorithmError) Error() string {
-	if e.algorithm == "" {
-		return fmt.Sprintf("EK of an unknown algorithm not accepted: the server's ek_algorithms is %q", e.accepted)
+	quoted := make([]string, len(e.accepted))
+	for i, a := range e.accepted {
+		quoted[i] = strconv.Quote(a)
 	}
-	return fmt.Sprintf("%s EK not accepted: the server's ek_algorithms is %q (add %q to it to accept %s EKs)",
-		strings.ToUpper(e.algorithm), e.accepted, e.algorithm, strings.ToUpper(e.algorithm))
+	accepted := "[" + strings.Join(quoted, ", ") + "]"
+	if e.algorithm == "" {
+		return "EK of an unknown key type not accepted: the server's ek_algorithms is " + accepted
+	}
+	return fmt.Sprintf("%s EK not accepted: the server's ek_algorithms is %s (add %q to accept it)",
+		e.algorithm, accepted, e.algorithm)
 }
 
 // GRPCStatus makes the error a PermissionDenied status.

@@ -246,7 +246,7 @@ func TestConfigErrorsTogether(t *testing.T) {
 bogus = 1
 deny_ek_hashes = ["xyz"]
 deny_ek_certificates = ["CN=x", "/1", "CN=x/-1", "CN=x/0xab", "CN=x/"]
-ek_algorithms = ["rsa", "ECC", "dsa"]
+ek_algorithms = ["rsa", "ECC", "dsa", "ecc-p224"]
 expose_boot_components = ["EV_NOPE"]
 pcrs = { md5 = [0] }`,
 	})
@@ -259,7 +259,8 @@ pcrs = { md5 = [0] }`,
 		`deny_ek_certificates: "CN=x": want "<issuer DN>/<serial in hex>"`, `deny_ek_certificates: "/1": empty issuer`,
 		`deny_ek_certificates: "CN=x/-1": serial "-1" is not hex`, `deny_ek_certificates: "CN=x/0xab": serial "0xab" is not hex`,
 		`deny_ek_certificates: "CN=x/": serial "" is not hex`,
-		`ek_algorithms: "ECC" is not rsa or ecc`, `ek_algorithms: "dsa" is not rsa or ecc`} {
+		`ek_algorithms: "ECC" is not rsa, ecc or one of rsa-2048, rsa-3072, rsa-4096, ecc-p256, ecc-p384, ecc-p521`,
+		`ek_algorithms: "dsa" is not rsa`, `ek_algorithms: "ecc-p224" is not rsa`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
