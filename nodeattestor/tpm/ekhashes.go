@@ -18,12 +18,19 @@ const MaxListFileSize = 16 << 20
 func LoadEKHashes(paths []string) (map[string]bool, error) {
 	hashes := map[string]bool{}
 	err := readfile.Each(paths, MaxListFileSize, func(path string, b []byte) error {
-		if name := filepath.Base(path); IsEKHash(name) {
-			hashes[strings.ToLower(name)] = true
-		}
-		return parseEKHashes(path, b, hashes)
+		return AddEKHashes(path, b, hashes)
 	})
 	return hashes, err
+}
+
+// AddEKHashes adds to into the hashes one file of an EK hash allowlist
+// lists: its lines, and its name when the name is a hash. b is the file's
+// contents, read from path.
+func AddEKHashes(path string, b []byte, into map[string]bool) error {
+	if name := filepath.Base(path); IsEKHash(name) {
+		into[strings.ToLower(name)] = true
+	}
+	return parseEKHashes(path, b, into)
 }
 
 // parseEKHashes adds the hashes of one list file's contents b to into; path

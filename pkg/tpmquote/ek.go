@@ -2,11 +2,14 @@ package tpmquote
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -80,7 +83,9 @@ type EK struct {
 	Public crypto.PublicKey
 	// Certificate is the EK certificate, nil without one.
 	Certificate *x509.Certificate
-	// CertVerified is true when Certificate chains to a trusted root.
+	// CertVerified is true when Certificate has the TCG EK certificate
+	// profile (a TPM subject alternative name, an end-entity certificate
+	// for key encipherment or agreement) and chains to a trusted root.
 	CertVerified bool
 	// Chain is the verified chain, leaf first, when CertVerified.
 	Chain []*x509.Certificate
@@ -100,8 +105,9 @@ type EK struct {
 	tpmPublic *tpm2.TPMTPublic
 }
 
-// VerifyEK verifies an EK: its public area, its certificate chain, its hash
-// against the allowlist, and that the certificate's key is the EK's key.
+// VerifyEK verifies an EK: its public area, its certificate (the TCG EK
+// certificate profile and the chain), its hash against the allowlist, and
+// that the certificate's key is the EK's key.
 // It does not check revocation.
 func VerifyEK(certDER, ekPublic []byte, policy EKPolicy) (*EK, error) {
 	// The EK public bytes are never hashed into an identity (the EK hash is
@@ -193,6 +199,9 @@ func (ek *EK) verifyCertificate(der []byte, policy EKPolicy) (chainErr, err erro
 		return nil, refuse(ReasonMalformed, "ek certificate: %w", err)
 	}
 	ek.Certificate = cert
+	if err := checkEKProfile(cert, san); err != nil {
+		return refuse(ReasonEKUntrusted, "ek certificate: %w", err), nil
+	}
 	if policy.Roots == nil {
 		return refuse(ReasonEKUntrusted, "ek certificate: no trusted EK CA configured"), nil
 	}
@@ -212,11 +221,70 @@ func (ek *EK) verifyCertificate(der []byte, policy EKPolicy) (chainErr, err erro
 	if len(ek.Chain) > 1 {
 		ek.Issuer = ek.Chain[1].Subject.String()
 	}
-	if san != nil {
-		ek.Manufacturer, ek.Model, ek.Version = san.manufacturer, san.model, san.version
-		ek.ManufacturerName = vendorName(san.manufacturer)
-	}
+	ek.Manufacturer, ek.Model, ek.Version = san.manufacturer, san.model, san.version
+	ek.ManufacturerName = vendorName(san.manufacturer)
 	return nil, nil
+}
+
+// oidEKCertificate is tcg-kp-EKCertificate, the extended key usage of EK
+// certificates (TCG EK Credential Profile for TPM Family 2.0, 3.2.16).
+var oidEKCertificate = asn1.ObjectIdentifier{2, 23, 133, 8, 1}
+
+// oidKeyUsage is id-ce-keyUsage (RFC 5280, 4.2.1.3).
+var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
+
+// checkEKProfile checks that a certificate is an EK certificate (TCG EK
+// Credential Profile for TPM Family 2.0), not merely one a trusted CA signed:
+// a vendor root may also sign other devices' certificates (Infineon's
+// "OPTIGA(TM) Devices" roots do). It requires
+//   - the TPM subject alternative name with a TPM manufacturer (san, from
+//     handleTPMSAN; nil when the certificate has none);
+//   - an end-entity certificate: not a CA, no certificate or CRL signing;
+//   - a key usage, when present, that includes keyEncipherment for an RSA
+//     key and keyAgreement for an ECC key, as the profile assigns them;
+//   - an extended key usage, when present, that includes
+//     tcg-kp-EKCertificate (2.23.133.8.1).
+//
+// Key usage and extended key usage may be absent (the profile makes the key
+// usage mandatory, but older certificates omit extensions); the SAN is what
+// every EK certificate carries and other certificates do not.
+func checkEKProfile(cert *x509.Certificate, san *tpmSAN) error {
+	if san == nil {
+		return errors.New("no TPM subject alternative name (manufacturer, model, version): not an EK certificate")
+	}
+	if cert.IsCA || cert.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0 {
+		return errors.New("a CA certificate, not an EK certificate")
+	}
+	hasKeyUsage := false
+	for _, ext := range cert.Extensions {
+		if ext.Id.Equal(oidKeyUsage) {
+			hasKeyUsage = true
+		}
+	}
+	if hasKeyUsage {
+		switch cert.PublicKey.(type) {
+		case *rsa.PublicKey:
+			if cert.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
+				return errors.New("key usage of an RSA EK certificate lacks keyEncipherment")
+			}
+		case *ecdsa.PublicKey:
+			if cert.KeyUsage&x509.KeyUsageKeyAgreement == 0 {
+				return errors.New("key usage of an ECC EK certificate lacks keyAgreement")
+			}
+		default:
+			return fmt.Errorf("%T is not an EK key", cert.PublicKey)
+		}
+	}
+	if len(cert.ExtKeyUsage) > 0 || len(cert.UnknownExtKeyUsage) > 0 {
+		found := false
+		for _, id := range cert.UnknownExtKeyUsage {
+			found = found || id.Equal(oidEKCertificate)
+		}
+		if !found {
+			return errors.New("extended key usage lacks tcg-kp-EKCertificate (2.23.133.8.1)")
+		}
+	}
+	return nil
 }
 
 type tpmSAN struct{ manufacturer, model, version string }

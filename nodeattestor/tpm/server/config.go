@@ -31,8 +31,18 @@ type Config struct {
 	EKHashPaths []string `hcl:"ek_hash_paths"`
 	// Require is "certificate" (default), "hash", "either" or "both".
 	Require string `hcl:"require"`
+	// EKAlgorithms are the EK key types accepted: "rsa-2048", "rsa-3072",
+	// "rsa-4096", "ecc-p256", "ecc-p384", "ecc-p521", or "rsa" or "ecc" for
+	// every size; default ["rsa-2048"]. A TPM may hold a certified EK of
+	// several types, and each EK is its own agent ID: accepting more types
+	// gives a machine more identities, and denying the machine takes
+	// denying each.
+	EKAlgorithms []string `hcl:"ek_algorithms"`
 	// DenyEKHashes are EK hashes refused whatever else holds (revocation).
 	DenyEKHashes []string `hcl:"deny_ek_hashes"`
+	// DenyEKCertificates are EK certificates refused whatever else holds,
+	// each "<issuer DN>/<serial in hex>" as `hwattest ek` prints it.
+	DenyEKCertificates []string `hcl:"deny_ek_certificates"`
 	// PCRs is the selection every quote must cover, bank to indices;
 	// default sha256 0-7.
 	PCRs map[string][]int `hcl:"pcrs"`
@@ -57,7 +67,9 @@ type PolicyConfig = policy.Config
 type config struct {
 	trustDomain spiffeid.TrustDomain
 	verifier    *tpmquote.Verifier
-	deny        map[string]bool
+	algorithms  []string        // accepted EK types (tpm.EKAlgorithms names)
+	deny        map[string]bool // EK hashes
+	denyCerts   map[string]bool // tpm.EKCertificateID of EK certificates
 	expose      tpmquote.PCRSelection
 	exposeBoot  []string
 	allow       *hashList // nil without ek_hash_paths
@@ -122,6 +134,20 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 		}
 		deny[strings.ToLower(h)] = true
 	}
+	denyCerts := map[string]bool{}
+	for _, entry := range c.DenyEKCertificates {
+		id, err := tpm.ParseEKCertificateID(entry)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("deny_ek_certificates: %q: %w", entry, err))
+		}
+		denyCerts[id] = true
+	}
+	algorithms := tpm.DefaultEKAlgorithms
+	if len(c.EKAlgorithms) > 0 {
+		if algorithms, err = tpm.ParseEKAlgorithms(c.EKAlgorithms); err != nil {
+			errs = append(errs, prefixed("ek_algorithms", err)...)
+		}
+	}
 	pcrs, err := selection("pcrs", c.PCRs)
 	if err != nil {
 		errs = append(errs, err)
@@ -154,7 +180,7 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &config{trustDomain: td, verifier: v, deny: deny, expose: expose, allow: allow, policies: policies, exposeBoot: c.ExposeBootComponents}, nil
+	return &config{trustDomain: td, verifier: v, algorithms: algorithms, deny: deny, denyCerts: denyCerts, expose: expose, allow: allow, policies: policies, exposeBoot: c.ExposeBootComponents}, nil
 }
 
 func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {

@@ -18,6 +18,8 @@ func FuzzConfig(f *testing.F) {
 require = "either"
 ek_hash_paths = ["/nonexistent/ek-hashes"]
 deny_ek_hashes = ["`+h+`", "xyz"]
+ek_algorithms = ["rsa", "ecc", "dsa"]
+deny_ek_certificates = ["CN=EK CA,O=Vendor/0a:1B", "nope", "CN=x/-1"]
 pcrs = { sha256 = [0, 1, 7], sha1 = [0] }
 expose_pcrs = { sha256 = [7, 11] }
 expose_boot_components = ["EV_EFI_BOOT_SERVICES_APPLICATION", "nope"]

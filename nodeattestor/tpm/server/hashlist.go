@@ -1,8 +1,9 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
-	"os"
 	"sync"
 
 	"github.com/hwattest/hwattest/internal/readfile"
@@ -16,7 +17,7 @@ type hashList struct {
 	paths []string
 
 	mu     sync.RWMutex
-	stamp  string
+	digest [sha256.Size]byte
 	hashes map[string]bool
 }
 
@@ -34,43 +35,46 @@ func (h *hashList) contains(hash string) bool {
 	return h.hashes[hash]
 }
 
-// refresh reloads the list when the names, sizes or modification times of
-// its files changed, and reports whether it did. On error the old list
-// stays.
+// refresh reads the list's files and reloads the list when their names or
+// contents changed, and reports whether it did. It compares contents, not
+// sizes and modification times: an edit that keeps the size within the
+// file system's timestamp granularity (or restores the time) still counts.
+// The list parsed is the one read and hashed. On error the old list stays.
 func (h *hashList) refresh() (bool, error) {
-	stamp, err := stampOf(h.paths)
-	if err != nil {
-		return false, err
+	type file struct {
+		path string
+		b    []byte
 	}
+	var files []file
+	d := sha256.New()
+	err := readfile.Each(h.paths, tpm.MaxListFileSize, func(path string, b []byte) error {
+		files = append(files, file{path, b})
+		// Lengths first, so that no two lists hash alike.
+		d.Write(binary.BigEndian.AppendUint64(nil, uint64(len(path))))
+		d.Write([]byte(path))
+		d.Write(binary.BigEndian.AppendUint64(nil, uint64(len(b))))
+		d.Write(b)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("ek_hash_paths: %w", err)
+	}
+	var digest [sha256.Size]byte
+	d.Sum(digest[:0])
 	h.mu.RLock()
-	same := stamp == h.stamp
+	same := h.hashes != nil && digest == h.digest
 	h.mu.RUnlock()
 	if same {
 		return false, nil
 	}
-	hashes, err := tpm.LoadEKHashes(h.paths)
-	if err != nil {
-		return false, fmt.Errorf("ek_hash_paths: %w", err)
+	hashes := map[string]bool{}
+	for _, f := range files {
+		if err := tpm.AddEKHashes(f.path, f.b, hashes); err != nil {
+			return false, fmt.Errorf("ek_hash_paths: %w", err)
+		}
 	}
 	h.mu.Lock()
-	h.stamp, h.hashes = stamp, hashes
+	h.digest, h.hashes = digest, hashes
 	h.mu.Unlock()
 	return true, nil
-}
-
-// stampOf summarizes the files named by paths (directories one level deep).
-func stampOf(paths []string) (string, error) {
-	files, err := readfile.List(paths)
-	if err != nil {
-		return "", fmt.Errorf("ek_hash_paths: %w", err)
-	}
-	var stamp []byte
-	for _, f := range files {
-		fi, err := os.Stat(f)
-		if err != nil {
-			return "", fmt.Errorf("ek_hash_paths: %w", err)
-		}
-		stamp = fmt.Appendf(stamp, "%s\x00%d\x00%d\n", f, fi.Size(), fi.ModTime().UnixNano())
-	}
-	return string(stamp), nil
 }

@@ -51,3 +51,62 @@ func TestHashListReload(t *testing.T) {
 		t.Fatal("a broken edit dropped the list")
 	}
 }
+
+// TestHashListReloadSameSizeSameTime: an edit that keeps the file's size and
+// modification time (a quick edit within the file system's timestamp
+// granularity, or a restored mtime) is noticed: removing a TPM from the list
+// takes effect.
+func TestHashListReloadSameSizeSameTime(t *testing.T) {
+	dir := t.TempDir()
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	file := filepath.Join(dir, "list")
+	if err := os.WriteFile(file, []byte(a+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHashList([]string{file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.contains(a) {
+		t.Fatal("initial list wrong")
+	}
+	for i, content := range []string{b + "\n", a + "\n", "#" + a[1:] + "\n"} {
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(file, fi.ModTime(), fi.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		now, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now.Size() != fi.Size() || !now.ModTime().Equal(fi.ModTime()) {
+			t.Fatalf("edit %d changed size or time", i)
+		}
+		if reloaded, err := h.refresh(); err != nil || !reloaded {
+			t.Fatalf("edit %d not reloaded: %v %v", i, reloaded, err)
+		}
+		if want := content == a+"\n"; h.contains(a) != want {
+			t.Errorf("edit %d: contains(a) = %v", i, !want)
+		}
+		if want := content == b+"\n"; h.contains(b) != want {
+			t.Errorf("edit %d: contains(b) = %v", i, !want)
+		}
+		if reloaded, err := h.refresh(); err != nil || reloaded {
+			t.Fatalf("edit %d reloaded twice: %v %v", i, reloaded, err)
+		}
+	}
+	// A file renamed, same contents: its name may be a hash, so it counts.
+	if err := os.Rename(file, filepath.Join(dir, b)); err != nil {
+		t.Fatal(err)
+	}
+	h.paths = []string{dir}
+	if reloaded, err := h.refresh(); err != nil || !reloaded || !h.contains(b) {
+		t.Fatalf("renamed file: %v %v %v", reloaded, err, h.contains(b))
+	}
+}

@@ -32,8 +32,11 @@ func TestRefusalCodes(t *testing.T) {
 	if err := refusal(errors.New("boom")); status.Code(err) != codes.Internal {
 		t.Errorf("plain error: %v", status.Code(err))
 	}
-	if err := error(&deniedError{hash: "ab"}); status.Code(err) != codes.PermissionDenied || refusalReason(err) != "ek_denied" {
-		t.Errorf("denied: %v %q", status.Code(err), refusalReason(err))
+	if err := error(&deniedError{what: "EK ab"}); status.Code(err) != codes.PermissionDenied || refusalReason(err) != "ek_denied" || err.Error() != "EK ab is denied" {
+		t.Errorf("denied: %v %q %q", status.Code(err), refusalReason(err), err)
+	}
+	if err := error(&algorithmError{algorithm: "ecc", accepted: []string{"rsa"}}); status.Code(err) != codes.PermissionDenied || refusalReason(err) != "ek_algorithm" {
+		t.Errorf("algorithm: %v %q", status.Code(err), refusalReason(err))
 	}
 	if err := error(&policyError{reasons: []string{"x"}}); status.Code(err) != codes.PermissionDenied || refusalReason(err) != "policy" {
 		t.Errorf("policy: %v %q", status.Code(err), refusalReason(err))

@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -108,8 +111,8 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 	if err != nil {
 		return nil, "", refusal(err)
 	}
-	if c.deny[session.EK().Hash] {
-		return nil, "", &deniedError{hash: session.EK().Hash}
+	if err := c.admit(session.EK()); err != nil {
+		return nil, "", err
 	}
 	b, err := ch.Marshal()
 	if err != nil {
@@ -151,6 +154,24 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 	return res, id.String(), err
 }
 
+// admit refuses an EK of an algorithm not accepted and a denied EK: denied
+// by its hash, or by its certificate whether or not the certificate
+// verified.
+func (c *config) admit(ek *tpmquote.EK) error {
+	if alg := tpm.EKAlgorithm(ek.Public); !slices.Contains(c.algorithms, alg) {
+		return &algorithmError{algorithm: alg, accepted: c.algorithms}
+	}
+	if c.deny[ek.Hash] {
+		return &deniedError{what: "EK " + ek.Hash}
+	}
+	if ek.Certificate != nil {
+		if id := tpm.EKCertificateID(ek.Certificate); c.denyCerts[id] {
+			return &deniedError{what: "EK " + ek.Hash + " with certificate " + id}
+		}
+	}
+	return nil
+}
+
 // refusalReason names why an attestation failed, for logs and metric labels.
 func refusalReason(err error) string {
 	if r := tpmquote.ReasonOf(err); r != "" {
@@ -160,6 +181,10 @@ func refusalReason(err error) string {
 	if errors.As(err, &d) {
 		return "ek_denied"
 	}
+	var a *algorithmError
+	if errors.As(err, &a) {
+		return "ek_algorithm"
+	}
 	var pe *policyError
 	if errors.As(err, &pe) {
 		return "policy"
@@ -167,11 +192,38 @@ func refusalReason(err error) string {
 	return strings.ToLower(status.Code(err).String())
 }
 
-// deniedError refuses an EK on the deny list. It is a gRPC PermissionDenied
-// status for SPIRE and keeps its reason for the log and metrics.
-type deniedError struct{ hash string }
+// deniedError refuses an EK on a deny list (deny_ek_hashes or
+// deny_ek_certificates). It is a gRPC PermissionDenied status for SPIRE and
+// keeps its reason for the log and metrics.
+type deniedError struct{ what string }
 
-func (e *deniedError) Error() string { return "EK " + e.hash + " is denied" }
+func (e *deniedError) Error() string { return e.what + " is denied" }
+
+// algorithmError refuses an EK whose algorithm ek_algorithms does not list:
+// another EK of an accepted machine would be another agent ID, outside the
+// operator's deny lists.
+type algorithmError struct {
+	algorithm string
+	accepted  []string
+}
+
+func (e *algorithmError) Error() string {
+	quoted := make([]string, len(e.accepted))
+	for i, a := range e.accepted {
+		quoted[i] = strconv.Quote(a)
+	}
+	accepted := "[" + strings.Join(quoted, ", ") + "]"
+	if e.algorithm == "" {
+		return "EK of an unknown key type not accepted: the server's ek_algorithms is " + accepted
+	}
+	return fmt.Sprintf("%s EK not accepted: the server's ek_algorithms is %s (add %q to accept it)",
+		e.algorithm, accepted, e.algorithm)
+}
+
+// GRPCStatus makes the error a PermissionDenied status.
+func (e *algorithmError) GRPCStatus() *status.Status {
+	return status.New(codes.PermissionDenied, e.Error())
+}
 
 // GRPCStatus makes the error a PermissionDenied status.
 func (e *deniedError) GRPCStatus() *status.Status {

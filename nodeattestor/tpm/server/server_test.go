@@ -245,6 +245,8 @@ func TestConfigErrorsTogether(t *testing.T) {
 		HclConfiguration: `require = "maybe"
 bogus = 1
 deny_ek_hashes = ["xyz"]
+deny_ek_certificates = ["CN=x", "/1", "CN=x/-1", "CN=x/0xab", "CN=x/"]
+ek_algorithms = ["rsa", "ECC", "dsa", "ecc-p224"]
 expose_boot_components = ["EV_NOPE"]
 pcrs = { md5 = [0] }`,
 	})
@@ -253,7 +255,12 @@ pcrs = { md5 = [0] }`,
 	}
 	for _, want := range []string{`unknown configuration key "bogus"`, `require "maybe": want certificate, hash, either or both`,
 		`deny_ek_hashes: "xyz" is not a hex SHA-256`, `pcrs: unknown bank "md5"`,
-		`expose_boot_components: "EV_NOPE" is not one of [`} {
+		`expose_boot_components: "EV_NOPE" is not one of [`,
+		`deny_ek_certificates: "CN=x": want "<issuer DN>/<serial in hex>"`, `deny_ek_certificates: "/1": empty issuer`,
+		`deny_ek_certificates: "CN=x/-1": serial "-1" is not hex`, `deny_ek_certificates: "CN=x/0xab": serial "0xab" is not hex`,
+		`deny_ek_certificates: "CN=x/": serial "" is not hex`,
+		`ek_algorithms: "ECC" is not rsa, ecc or one of rsa-2048, rsa-3072, rsa-4096, ecc-p256, ecc-p384, ecc-p521`,
+		`ek_algorithms: "dsa" is not rsa`, `ek_algorithms: "ecc-p224" is not rsa`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -568,7 +575,7 @@ func TestAttestSimulator(t *testing.T) {
 	addr, caPath, _ := certifiedSimulator(t, "sim EK CA")
 	for _, ek := range []string{"rsa", "ecc"} {
 		t.Run(ek, func(t *testing.T) {
-			sc, ac := servePlugins(t, fmt.Sprintf("ek_ca_paths = [%q]", caPath),
+			sc, ac := servePlugins(t, fmt.Sprintf("ek_ca_paths = [%q]\nek_algorithms = [\"rsa\", \"ecc\"]", caPath),
 				fmt.Sprintf("tpm = %q\nek_algorithm = %q\nevent_log_path = \"-\"", addr, ek))
 			attrs, err := attest(t, sc, ac)
 			if err != nil {

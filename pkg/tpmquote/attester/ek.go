@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
+	"slices"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
@@ -158,6 +159,37 @@ func ReadEK(tpm transport.TPM, alg KeyAlgorithm) (*EK, error) {
 		flush(tpm, ek.handle)
 	}
 	return &EK{Certificate: ek.Certificate, Public: ek.Public, Key: ek.Key}, nil
+}
+
+// EKCertificate is an EK certificate stored in the TPM's NV.
+type EKCertificate struct {
+	// Index is the NV index (TCG EK Credential Profile, section 2.2.1.5).
+	Index uint32
+	// Certificate is the DER certificate.
+	Certificate []byte
+}
+
+// EKCertificates returns every EK certificate at the NV indices of the TCG
+// EK Credential Profile that ReadEK looks at, in its order of preference.
+// Each certifies an EK the TPM holds or can recreate, and an agent could
+// attest with any of them. The certificates are not parsed or verified.
+func EKCertificates(tpm transport.TPM) ([]EKCertificate, error) {
+	nvs, err := handles(tpm, 0x01c00000, 0x01c0ffff)
+	if err != nil {
+		return nil, err
+	}
+	var out []EKCertificate
+	for _, idx := range ekIndices {
+		if !slices.Contains(nvs, idx.nv) {
+			continue
+		}
+		der, err := readNV(tpm, idx.nv)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, EKCertificate{Index: uint32(idx.nv), Certificate: der})
+	}
+	return out, nil
 }
 
 func isEK(pub *tpm2.TPMTPublic, alg KeyAlgorithm) bool {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hwattest/hwattest/cmd/hwattest/internal/cli"
 	"github.com/hwattest/hwattest/internal/tpmtest"
+	tpmplugin "github.com/hwattest/hwattest/nodeattestor/tpm"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server"
 	"github.com/hwattest/hwattest/pkg/evidence"
 	"github.com/hwattest/hwattest/pkg/tpmquote"
@@ -43,6 +44,13 @@ type ekJSON struct {
 		Error        string   `json:"error"`
 	} `json:"certificate"`
 	Reported tpmquote.TPMInfo `json:"reported"`
+	EKs      []struct {
+		KeyType           string `json:"key_type"`
+		EKHash            string `json:"ek_hash"`
+		NVIndex           string `json:"nv_index"`
+		CertificateID     string `json:"certificate_id"`
+		AcceptedByDefault bool   `json:"accepted_by_default"`
+	} `json:"eks"`
 }
 
 // TestEK: the hash hwattest ek shows is the one a live attestation of the
@@ -50,33 +58,39 @@ type ekJSON struct {
 func TestEK(t *testing.T) {
 	m := newMachine(t)
 
-	// A live round trip through tpmquote, as the server plugin runs it.
-	var want string
-	withTPM(t, m.sw, func(tpm transport.TPM) {
-		s, att, err := attester.Begin(tpm, attester.Config{EventLogPath: "-"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		roots, inter := m.sw.CertPools(t)
-		v, err := tpmquote.NewVerifier(tpmquote.Options{EK: tpmquote.EKPolicy{Roots: roots, Intermediates: inter}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ch, session, err := v.Challenge(att)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := s.Respond(ch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := session.Verify(resp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = res.EKHash
-	})
+	// A live round trip through tpmquote, as the server plugin runs it,
+	// with the RSA EK (the default) and the ECC EK.
+	hashes := map[attester.KeyAlgorithm]string{}
+	certIDs := map[attester.KeyAlgorithm]string{}
+	for _, alg := range []attester.KeyAlgorithm{attester.RSA, attester.ECC} {
+		withTPM(t, m.sw, func(tpm transport.TPM) {
+			s, att, err := attester.Begin(tpm, attester.Config{EventLogPath: "-", EKAlgorithm: alg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			roots, inter := m.sw.CertPools(t)
+			v, err := tpmquote.NewVerifier(tpmquote.Options{EK: tpmquote.EKPolicy{Roots: roots, Intermediates: inter}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch, session, err := v.Challenge(att)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := s.Respond(ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := session.Verify(resp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hashes[alg] = res.EKHash
+			certIDs[alg] = tpmplugin.EKCertificateID(session.EK().Certificate)
+		})
+	}
+	want := hashes[attester.RSA]
 
 	r := mustRun(t, cli.ExitOK, "ek", "--tpm", m.sw.Addr, "--json", "--trust-domain", "example.org")
 	var got ekJSON
@@ -100,6 +114,25 @@ func TestEK(t *testing.T) {
 		t.Errorf("key %q, reported %+v", got.Key, got.Reported)
 	}
 
+	// Every EK, each as the server sees it, for the operator's deny lists.
+	if len(got.EKs) != 2 {
+		t.Fatalf("eks %+v, want the RSA and the ECC EK", got.EKs)
+	}
+	for i, w := range []struct {
+		alg      attester.KeyAlgorithm
+		keyType  string
+		index    string
+		accepted bool
+	}{{attester.RSA, "rsa-2048", "0x01c00002", true}, {attester.ECC, "ecc-p384", "0x01c00016", false}} {
+		e := got.EKs[i]
+		if e.KeyType != w.keyType || e.EKHash != hashes[w.alg] || e.NVIndex != w.index || e.CertificateID != certIDs[w.alg] || e.AcceptedByDefault != w.accepted {
+			t.Errorf("eks[%d] = %+v, want %s %s %s %s accepted %v", i, e, w.keyType, hashes[w.alg], w.index, certIDs[w.alg], w.accepted)
+		}
+	}
+	if !strings.HasPrefix(certIDs[attester.RSA], "CN=swtpm-localca/") || certIDs[attester.RSA] == certIDs[attester.ECC] {
+		t.Errorf("certificate IDs %v", certIDs)
+	}
+
 	r = mustRun(t, cli.ExitOK, append([]string{"ek", "--tpm", m.sw.Addr, "--json"}, m.caFlags()...)...)
 	got = ekJSON{}
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
@@ -115,6 +148,10 @@ func TestEK(t *testing.T) {
 		"agent ID      spiffe://<trust domain>/spire/agent/tpm/" + want + " (give --trust-domain for the full ID)",
 		"certified TPM manufacturer id:00001014 (IBM), model swtpm, firmware version id:20191023",
 		"validated     NO, against 51 bundled vendor CA certificates: ek certificate: x509: certificate signed by unknown authority",
+		"every EK      rsa-2048 " + hashes[attester.RSA] + " certificate " + certIDs[attester.RSA] + " (NV 0x01c00002)",
+		"ecc-p384 " + hashes[attester.ECC] + " certificate " + certIDs[attester.ECC] + " (NV 0x01c00016), accepted only if the server's ek_algorithms lists ecc-p384",
+		fmt.Sprintf("revoke with   deny_ek_hashes = [%q, %q]", hashes[attester.RSA], hashes[attester.ECC]),
+		fmt.Sprintf("deny_ek_certificates = [%q, %q]", certIDs[attester.RSA], certIDs[attester.ECC]),
 	} {
 		if !has(r.stdout, line) {
 			t.Errorf("output lacks %q:\n%s", line, r.stdout)

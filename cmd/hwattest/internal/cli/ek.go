@@ -4,11 +4,15 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +20,7 @@ import (
 	"github.com/google/go-attestation/oid"
 	x509ext "github.com/google/go-attestation/x509"
 	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/hwattest/hwattest/nodeattestor/tpm"
@@ -39,12 +44,38 @@ type ekReport struct {
 	Certificate *ekCertificate `json:"certificate"`
 	// Reported are the TPM's self-reported properties (not verified).
 	Reported tpmquote.TPMInfo `json:"reported"`
+	// EKs are every EK of the TPM an agent could attest with: the EK of
+	// each algorithm ReadEK finds and the key of every EK certificate in NV.
+	// Each is an agent ID of its own; revoking the machine takes denying
+	// every one.
+	EKs []listedEK `json:"eks"`
+}
+
+// listedEK is one EK of the TPM.
+type listedEK struct {
+	// KeyType is the EK's type as the server's ek_algorithms names it
+	// ("rsa-2048", "ecc-p384").
+	KeyType string `json:"key_type"`
+	// EKHash is the hex SHA-256 of the PKIX DER EK public key.
+	EKHash string `json:"ek_hash"`
+	// NVIndex is the certificate's NV index ("0x01c00002"), empty without
+	// a certificate.
+	NVIndex string `json:"nv_index,omitempty"`
+	// CertificateID is the certificate as the server's deny_ek_certificates
+	// names it ("<issuer DN>/<serial in hex>"), empty without one.
+	CertificateID string `json:"certificate_id,omitempty"`
+	// AcceptedByDefault is true when the server's default ek_algorithms
+	// accepts this EK's key type.
+	AcceptedByDefault bool `json:"accepted_by_default"`
 }
 
 type ekCertificate struct {
-	Subject   string    `json:"subject"`
-	Issuer    string    `json:"issuer"`
-	Serial    string    `json:"serial"`
+	Subject string `json:"subject"`
+	Issuer  string `json:"issuer"`
+	Serial  string `json:"serial"`
+	// ID is the certificate as the server's deny_ek_certificates names it:
+	// "<issuer DN>/<serial in hex>".
+	ID        string    `json:"id"`
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
 	// Manufacturer, ManufacturerName, Model and Version are the TPM
@@ -78,7 +109,12 @@ func ekCommand() *command {
     model and firmware version it certifies;
   - whether the certificate chains to the TPM vendor CAs built into hwattest
     (and any --ek-ca), as the server plugin with bundled_ek_cas checks it;
-  - what the TPM reports about itself (not verified).
+  - what the TPM reports about itself (not verified);
+  - every EK of the TPM: the EK of each algorithm and the key of every EK
+    certificate in NV, each with its key type (as the server plugin's
+    ek_algorithms names it), hash and certificate (issuer DN/serial in hex,
+    as the plugin's deny_ek_certificates names it). Each EK is an agent ID
+    of its own: to revoke the machine, deny every one ("revoke with").
 It creates no key and changes nothing in the TPM.`,
 		flags: func(fs *flag.FlagSet) func(*env, []string) error {
 			addr := fs.String("tpm", attester.DefaultAddress, "the TPM `ADDR`ess: /dev/tpmrm0, /dev/tpm0, swtpm://host:port or swtpm+unix:///path")
@@ -125,6 +161,10 @@ func runEK(e *env, addr string, alg attester.KeyAlgorithm, trustDomain string, a
 	if err != nil {
 		return tpmErrorf("%w", err)
 	}
+	eks, err := listEKs(t)
+	if err != nil {
+		return tpmErrorf("%w", err)
+	}
 	pub := tpm2.Marshal(*ek.Public)
 	// Any EK is read; its certificate is reported against the CAs.
 	verified, err := tpmquote.VerifyEK(ek.Certificate, pub, tpmquote.EKPolicy{
@@ -139,6 +179,7 @@ func runEK(e *env, addr string, alg attester.KeyAlgorithm, trustDomain string, a
 		Selector: tpm.PluginName + ":pub_hash:" + verified.Hash,
 		Key:      keyDescription(verified.Public),
 		Reported: info,
+		EKs:      eks,
 	}
 	id, err := tpm.AgentID(spiffeid.RequireTrustDomainFromString("example.org"), verified.Hash)
 	if err != nil {
@@ -153,6 +194,7 @@ func runEK(e *env, addr string, alg attester.KeyAlgorithm, trustDomain string, a
 			Subject:   c.Subject.String(),
 			Issuer:    c.Issuer.String(),
 			Serial:    c.SerialNumber.String(),
+			ID:        tpm.EKCertificateID(c),
 			NotBefore: c.NotBefore.UTC(),
 			NotAfter:  c.NotAfter.UTC(),
 			Validated: verified.CertVerified,
@@ -220,7 +262,83 @@ func printEK(e *env, r *ekReport) {
 	}
 	fmt.Fprintf(w, "TPM reports\tmanufacturer %q, vendor %q, firmware %s (self-reported, not verified)\n",
 		r.Reported.Manufacturer, r.Reported.VendorString, r.Reported.FirmwareVersion)
+	var hashes, certs []string
+	for i, ek := range r.EKs {
+		label := ""
+		if i == 0 {
+			label = "every EK"
+		}
+		cert := "no certificate"
+		if ek.CertificateID != "" {
+			cert = "certificate " + ek.CertificateID + " (NV " + ek.NVIndex + ")"
+			certs = append(certs, strconv.Quote(ek.CertificateID))
+		}
+		if !ek.AcceptedByDefault {
+			cert += ", accepted only if the server's ek_algorithms lists " + ek.KeyType
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", label, ek.KeyType, ek.EKHash, cert)
+		hashes = append(hashes, strconv.Quote(ek.EKHash))
+	}
+	fmt.Fprintf(w, "revoke with\tdeny_ek_hashes = [%s]\n", strings.Join(hashes, ", "))
+	if len(certs) > 0 {
+		fmt.Fprintf(w, "\tdeny_ek_certificates = [%s]\n", strings.Join(certs, ", "))
+	}
 	w.Flush()
+}
+
+// listEKs returns every EK of the TPM an agent could attest with: the EK
+// ReadEK finds for each algorithm (with or without a certificate), and the
+// key of every EK certificate in NV; one entry per key, sorted by the
+// certificate's NV index, EKs without a certificate last.
+func listEKs(t transport.TPM) ([]listedEK, error) {
+	var out []listedEK
+	seen := map[string]int{}
+	add := func(key crypto.PublicKey, index uint32, cert *x509.Certificate) error {
+		der, err := x509.MarshalPKIXPublicKey(key)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(der)
+		hash := hex.EncodeToString(sum[:])
+		if _, ok := seen[hash]; ok {
+			return nil
+		}
+		l := listedEK{KeyType: tpm.EKAlgorithm(key), EKHash: hash}
+		if l.KeyType == "" {
+			l.KeyType = keyDescription(key)
+		}
+		l.AcceptedByDefault = slices.Contains(tpm.DefaultEKAlgorithms, l.KeyType)
+		if cert != nil {
+			l.CertificateID, l.NVIndex = tpm.EKCertificateID(cert), fmt.Sprintf("0x%08x", index)
+		}
+		seen[hash] = len(out)
+		out = append(out, l)
+		return nil
+	}
+	certs, err := attester.EKCertificates(t)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range certs {
+		cert, err := x509.ParseCertificate(c.Certificate)
+		if err != nil || cert.PublicKey == nil {
+			continue // not a certificate a verifier accepts
+		}
+		if err := add(cert.PublicKey, c.Index, cert); err != nil {
+			return nil, err
+		}
+	}
+	for _, alg := range []attester.KeyAlgorithm{attester.RSA, attester.ECC} {
+		ek, err := attester.ReadEK(t, alg)
+		if err != nil {
+			continue // no EK of this algorithm (a TPM without ECC)
+		}
+		// Its certificate, if any, is one of those above.
+		if err := add(ek.Key, 0, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // keyDescription names a public key's algorithm and size.
