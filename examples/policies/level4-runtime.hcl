@@ -15,9 +15,11 @@
 #     --pcrs sha256:0-7,10 -o node-a.json            # on each known-good machine
 #   hwattest reference --name level4-runtime -o level4-runtime.hcl \
 #     --ima-allowlist level4-allowlist.sha256sum node-*.json
-# or list files by hand (IMA's first entry, boot_aggregate, counts as a measured
-# file: add its digest too):
+# or list files by hand, and the digests of the buffers the node's IMA policy
+# measures (ima-buf entries: kexec command line, keys), which the policy checks
+# like files (IMA's first entry, boot_aggregate, is not checked, but required):
 #   find /usr/bin /usr/sbin /usr/lib -type f -exec sha256sum {} + > level4-allowlist.sha256sum
+# Add PCRs 8 and 9 to pcrs to have the boot_aggregate checked against the quote.
 #
 # THE PCR VALUES BELOW ARE PLACEHOLDERS (see level3-reference.hcl), and the
 # shipped allowlist lists no file: a node fails this policy until both are

@@ -15,7 +15,18 @@ import (
 // IMANG returns the ASCII ima-ng log line for a file with the given content,
 // and its template data (what the kernel hashes into PCR 10).
 func IMANG(path string, content []byte) (line string, templateData []byte) {
-	d := sha256.Sum256(content)
+	return imaNGDigest(path, sha256.Sum256(content))
+}
+
+// IMABootAggregate returns the ASCII ima-ng log line of the first entry a
+// kernel with IMA logs, the boot aggregate, and its template data. Its
+// digest is that of a fresh TPM's PCRs 0-9 (all zeros) in the SHA-256 bank;
+// a verifier checks it only against a quote that holds them.
+func IMABootAggregate() (line string, templateData []byte) {
+	return imaNGDigest("boot_aggregate", sha256.Sum256(make([]byte, 10*sha256.Size)))
+}
+
+func imaNGDigest(path string, d [sha256.Size]byte) (line string, templateData []byte) {
 	dng := append([]byte("sha256:\x00"), d[:]...)
 	nng := append([]byte(path), 0)
 	var b bytes.Buffer

@@ -26,9 +26,11 @@ type Policy struct {
 	// replayed bank) of boot applications and drivers: every verified
 	// EV_EFI_BOOT_SERVICES_APPLICATION/DRIVER event must be one of them.
 	BootComponents map[string]bool
-	// IMAAllowlist, when not nil, lists the allowed file hashes (hex): every
-	// measured file in the verified IMA log must be one of them, and an IMA
-	// log must have been verified.
+	// IMAAllowlist, when not nil, lists the allowed file hashes (hex): an
+	// IMA log must have been verified, start with the kernel's
+	// boot_aggregate, and every other measurement in it (files, and
+	// buffers, which the template name cannot tell from files) must be one
+	// of them.
 	IMAAllowlist map[string]bool
 }
 
@@ -81,9 +83,14 @@ func (p *Policy) Evaluate(res *tpmquote.Result) []string {
 		}
 	}
 	if p.IMAAllowlist != nil {
-		if res.IMA == nil {
+		switch {
+		case res.IMA == nil:
 			fails = append(fails, "IMA allowlist required, but no IMA log was verified")
-		} else {
+		case res.IMA.BootAggregate == nil:
+			// PCR 10 never extended (any log then verifies as zero
+			// entries), or a log that is not the kernel's.
+			fails = append(fails, "IMA allowlist required, but the verified IMA log does not start with the kernel's boot_aggregate: IMA did not measure this boot")
+		default:
 			for _, e := range res.IMA.Entries {
 				if !p.IMAAllowlist[hex.EncodeToString(e.Hash)] {
 					fails = append(fails, fmt.Sprintf("IMA: %s (%s:%x) is not allowed", e.Path, e.HashAlg, e.Hash))

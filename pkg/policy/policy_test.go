@@ -47,3 +47,28 @@ func TestEvaluate(t *testing.T) {
 		t.Errorf("ima: %q", got)
 	}
 }
+
+// TestEvaluateIMA: a policy with an IMA allowlist needs a verified log that
+// starts with the kernel's boot_aggregate (an empty one does not, so a PCR
+// 10 never extended fails), and checks every entry whatever its template.
+func TestEvaluateIMA(t *testing.T) {
+	agg := &tpmquote.IMABootAggregate{HashAlg: "sha256", Hash: []byte{9}}
+	file := tpmquote.IMAEntry{Template: "ima-sig", HashAlg: "sha256", Hash: []byte{1}, Path: "/usr/bin/a"}
+	buf := tpmquote.IMAEntry{Template: "ima-buf", HashAlg: "sha256", Hash: []byte{2}, Path: "/tmp/evil"}
+	p := &policy.Policy{Name: "ima", IMAAllowlist: map[string]bool{"01": true}}
+	for _, tc := range []struct {
+		name string
+		ima  *tpmquote.IMA
+		want []string
+	}{
+		{"no log", nil, []string{"IMA allowlist required, but no IMA log was verified"}},
+		{"empty", &tpmquote.IMA{}, []string{"IMA allowlist required, but the verified IMA log does not start with the kernel's boot_aggregate: IMA did not measure this boot"}},
+		{"no boot aggregate", &tpmquote.IMA{Entries: []tpmquote.IMAEntry{file}}, []string{"IMA allowlist required, but the verified IMA log does not start with the kernel's boot_aggregate: IMA did not measure this boot"}},
+		{"allowed", &tpmquote.IMA{BootAggregate: agg, Entries: []tpmquote.IMAEntry{file}}, nil},
+		{"buffer label", &tpmquote.IMA{BootAggregate: agg, Entries: []tpmquote.IMAEntry{file, buf}}, []string{"IMA: /tmp/evil (sha256:02) is not allowed"}},
+	} {
+		if got := p.Evaluate(&tpmquote.Result{IMA: tc.ima}); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package tpmquote
 
 import (
+	"bytes"
 	"crypto"
 	"errors"
 
@@ -34,16 +35,31 @@ func replayIMALog(raw []byte, quoted PCRValues) (*IMA, error) {
 		return nil, &Error{Reason: ReasonMalformed, Err: errorf("%w", err)}
 	}
 	out := &IMA{Banks: banks, Entries: make([]IMAEntry, 0, len(log.Entries)), Violations: []string{}}
-	for _, e := range log.Entries {
-		if e.PCR == imaPCR && e.Violation() {
+	// The boot aggregate shows that the kernel's IMA extended PCR 10 from
+	// its start. Without it, the covered log is not a kernel's: notably
+	// when PCR 10 was never extended, the empty prefix replays to it and
+	// any log "verifies" as zero entries.
+	agg := log.BootAggregateEntry()
+	if agg != nil {
+		ba, err := checkBootAggregate(agg, quoted)
+		if err != nil {
+			return nil, err
+		}
+		out.BootAggregate = ba
+	}
+	for i := range log.Entries {
+		e := &log.Entries[i]
+		if e.PCR != imaPCR || e == agg {
+			continue
+		}
+		if e.Violation() {
 			out.Violations = append(out.Violations, e.Path)
 			continue
 		}
-		// Buffers (ima-buf: kexec command line, keys, SELinux state) are
-		// not files.
-		if e.PCR != imaPCR || e.TemplateName == ima.TemplateIMABuf {
-			continue
-		}
+		// Every other entry is a measurement to check, whatever its
+		// template name: the template hash does not cover the name, and
+		// an ima-sig entry relabelled ima-buf replays alike, so the name
+		// cannot set a buffer apart from a file.
 		out.Entries = append(out.Entries, IMAEntry{
 			Template: e.TemplateName,
 			HashAlg:  hashName(e.FileHashAlg),
@@ -53,6 +69,45 @@ func replayIMALog(raw []byte, quoted PCRValues) (*IMA, error) {
 		})
 	}
 	return out, nil
+}
+
+// checkBootAggregate checks the boot aggregate against the quoted PCRs 0-7 or
+// 0-9 of the bank it names, when the quote holds them all.
+func checkBootAggregate(e *ima.Entry, quoted PCRValues) (*IMABootAggregate, error) {
+	ba := &IMABootAggregate{HashAlg: hashName(e.FileHashAlg), Hash: e.FileHash}
+	var bank map[int][]byte
+	for alg, pcrs := range quoted {
+		if alg.Hash() == e.FileHashAlg {
+			bank = pcrs
+		}
+	}
+	n := ima.BootAggregatePCRs(e.FileHashAlg)
+	pcrs := make([][]byte, 0, n)
+	for i := 0; i < n; i++ {
+		d, ok := bank[i]
+		if !ok {
+			return ba, nil // not quoted: cannot be checked
+		}
+		pcrs = append(pcrs, d)
+	}
+	if n == 0 || allZero(e.FileHash) {
+		return ba, nil
+	}
+	if want := ima.BootAggregate(e.FileHashAlg, pcrs); !bytes.Equal(want, e.FileHash) {
+		return nil, refuse(ReasonIMALog, "IMA boot_aggregate %s:%x is not the digest of the quoted PCRs 0-%d (%x): they changed after the kernel read them, or the IMA log is not this boot's",
+			ba.HashAlg, e.FileHash, n-1, want)
+	}
+	ba.PCRsVerified = true
+	return ba, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func hashName(h crypto.Hash) string {

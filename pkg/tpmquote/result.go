@@ -143,7 +143,20 @@ type BootComponent struct {
 
 // IMA is what an IMA log, replayed against PCR 10, shows.
 type IMA struct {
-	Banks   []HashAlg  `json:"banks"`
+	Banks []HashAlg `json:"banks"`
+	// BootAggregate is the log's first entry of PCR 10 when it is the
+	// kernel's boot_aggregate, which a kernel with IMA logs before anything
+	// else; it is not in Entries. It is nil when the covered log does not
+	// start with one: PCR 10 was never extended (a kernel without IMA, or
+	// IMA without a TPM: any log then replays as zero entries), or the log
+	// is not a kernel's. A policy that requires IMA fails without it.
+	BootAggregate *IMABootAggregate `json:"boot_aggregate,omitempty"`
+	// Entries are every other covered measurement of PCR 10, whatever its
+	// template name: files, and the buffers ima-buf names (kexec command
+	// line, keys, critical data). The template name is not covered by the
+	// template hash and ima-sig and ima-buf data have the same layout, so
+	// the name cannot tell a buffer from a file; an IMA allowlist must list
+	// the buffers' digests too.
 	Entries []IMAEntry `json:"entries"`
 	// Violations are the paths of the log's violation entries, in log
 	// order: a file measured while open for writing, or opened for writing
@@ -153,11 +166,31 @@ type IMA struct {
 	Violations []string `json:"violations"`
 }
 
-// IMAEntry is one measured file.
+// IMABootAggregate is the boot_aggregate entry of an IMA log: the digest of
+// PCRs 0-7 (SHA-1) or 0-9 (other banks) as the kernel read them when IMA
+// started, in the bank HashAlg names.
+type IMABootAggregate struct {
+	HashAlg string `json:"hash_alg"`
+	Hash    []byte `json:"hash"`
+	// PCRsVerified is true when the quote holds those PCRs and the digest
+	// is theirs. When the quote holds them and the digest is not theirs,
+	// the attestation is refused: the PCRs changed after the kernel read
+	// them, or the log is not this boot's. False when the quote lacks
+	// some of them, or the digest is all zeros (the kernel had no PCR
+	// bank it could use).
+	PCRsVerified bool `json:"pcrs_verified"`
+}
+
+// IMAEntry is one covered measurement. Template is the template name as
+// logged, which nothing covers; every other field is covered by PCR 10.
 type IMAEntry struct {
 	Template string `json:"template"`
 	HashAlg  string `json:"hash_alg"`
 	Hash     []byte `json:"hash"`
-	Path     string `json:"path"`
-	Signed   bool   `json:"signed"`
+	// Path is the file's path, or a buffer's event name.
+	Path string `json:"path"`
+	// Signed is true when the third field of an ima-sig entry is not
+	// empty. The signature is not verified, and an entry relabelled as
+	// ima-sig shows its buffer as a signature.
+	Signed bool `json:"signed"`
 }

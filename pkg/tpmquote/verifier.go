@@ -224,6 +224,14 @@ func (s *Session) verifyEvidence(resp *Response, res *Result) error {
 		if n := len(m.Violations); n > 0 {
 			detail = fmt.Sprintf("%d entries and %d violations (files not attested) in %v", len(m.Entries), n, m.Banks)
 		}
+		switch {
+		case m.BootAggregate == nil:
+			detail += "; no boot_aggregate: IMA did not measure this boot"
+		case m.BootAggregate.PCRsVerified:
+			detail += "; boot_aggregate of the quoted PCRs"
+		default:
+			detail += "; boot_aggregate not checked against PCRs"
+		}
 		res.Checks = append(res.Checks, Check{Name: "ima.replay", Passed: true, Detail: detail})
 	}
 	return nil

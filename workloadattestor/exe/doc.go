@@ -7,9 +7,10 @@
 //
 //	sha256:<hex>   the SHA-256 of the file's contents
 //	path:<path>    the executable's path as the process sees it
-//	ima:measured   the hash is in the node's IMA log, and that log replays
-//	               to PCR 10 as read from the node's TPM (only with
-//	               ima_log_path configured)
+//	ima:measured   the node's IMA log, which replays to PCR 10 as read
+//	               from the node's TPM, holds an entry of this path (as
+//	               /proc/PID/exe names it to the agent) with this hash
+//	               (only with ima_log_path configured)
 //
 // # What is measured
 //
@@ -22,6 +23,11 @@
 // hash. After hashing, the open file must still have the same size, mtime
 // and ctime, and /proc/PID/exe the same inode.
 //
+// An executable on FUSE or a network file system is refused: there another
+// party (the FUSE server, which learns the PID of every reader; the file
+// server) serves the bytes, and those the agent reads need not be those the
+// kernel executes.
+//
 // Hashes are cached by (device, inode, size, mtime, ctime) of the opened
 // file in a bounded LRU: an unchanged file is hashed once, however many
 // processes run it; concurrent requests for the same file share one read.
@@ -33,7 +39,7 @@
 // every live process has an executable, so "not mine, no selectors" does
 // not apply (SPIRE's unix attestor fails too, with Internal). A process without an executable
 // (kernel thread, zombie) is FailedPrecondition, as is a deleted, replaced
-// or changing executable; one larger than max_hash_size is
+// or changing executable, or one on FUSE or a network file system; one larger than max_hash_size is
 // ResourceExhausted; local I/O faults (the agent lacks the privilege to
 // read another user's /proc/PID/exe) are Internal.
 //

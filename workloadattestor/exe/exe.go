@@ -25,8 +25,9 @@ const (
 	SelectorSHA256 = "sha256:"
 	// SelectorPath prefixes the executable's path as the process sees it.
 	SelectorPath = "path:"
-	// SelectorIMAMeasured says the executable's hash is in the node's IMA
-	// log and that log replays to the TPM's PCR 10.
+	// SelectorIMAMeasured says the node's IMA log, which replays to the
+	// TPM's PCR 10, holds an entry of the executable's path (as the kernel
+	// names it) with the executable's hash.
 	SelectorIMAMeasured = "ima:measured"
 )
 
@@ -127,7 +128,7 @@ func (p *Plugin) Attest(_ context.Context, req *workloadattestorv1.AttestRequest
 	}
 	sum := hex.EncodeToString(m.sum[:])
 	selectors := []string{SelectorSHA256 + sum, SelectorPath + m.path}
-	measured := s.ima != nil && s.ima.measured(m.sum)
+	measured := s.ima != nil && s.ima.measured(m.sum, m.kernelPath)
 	if measured {
 		selectors = append(selectors, SelectorIMAMeasured)
 	}
@@ -141,7 +142,8 @@ func errorCode(err error) codes.Code {
 	switch {
 	case errors.Is(err, errNoProcess):
 		return codes.NotFound
-	case errors.Is(err, errNoExecutable), errors.Is(err, errDeleted), errors.Is(err, errReplaced), errors.Is(err, errChanged):
+	case errors.Is(err, errNoExecutable), errors.Is(err, errDeleted), errors.Is(err, errReplaced), errors.Is(err, errChanged),
+		errors.Is(err, errUnverifiable):
 		return codes.FailedPrecondition
 	case errors.Is(err, errTooLarge):
 		return codes.ResourceExhausted

@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/hwattest/hwattest/internal/logbuf"
+	"github.com/hwattest/hwattest/internal/prereq"
 	"github.com/hwattest/hwattest/workloadattestor/exe"
 )
 
@@ -502,5 +503,42 @@ tpm = "swtpm://127.0.0.1:2321"
 quote_interval = "10s"`})
 	if err != nil || !v.Valid {
 		t.Errorf("Validate = %v, %v", v, err)
+	}
+}
+
+// TestFUSERefused: an executable on a FUSE file system is refused, not
+// hashed: the FUSE server sees which process reads and can serve the agent
+// other bytes than the kernel executes. bindfs is a FUSE file system.
+func TestFUSERefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting FUSE needs root here")
+	}
+	if _, err := exec.LookPath("bindfs"); err != nil {
+		prereq.Missing(t, "bindfs (apt-get install bindfs)")
+	}
+	src := filepath.Dir(sleeper(t, nil))
+	mnt := t.TempDir()
+	if out, err := exec.Command("bindfs", src, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("bindfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("fusermount", "-u", mnt).CombinedOutput(); err != nil {
+			t.Errorf("fusermount -u: %v: %s", err, out)
+		}
+	})
+	var sfs syscall.Statfs_t
+	if err := syscall.Statfs(mnt, &sfs); err != nil || sfs.Type != 0x65735546 {
+		t.Fatalf("statfs %s: type %#x, %v: not FUSE", mnt, sfs.Type, err)
+	}
+	client := servePlugin(t, exe.New(), "", hclog.NewNullLogger())
+	path := filepath.Join(mnt, "sleep")
+	pid := start(t, nil, path, "60")
+	_, err := attest(client, pid)
+	wantStatus(t, err, codes.FailedPrecondition, fmt.Sprintf("pid %d: %q: FUSE: executable is on a file system whose contents another party serves: the bytes the agent reads need not be those the kernel executes", pid, path))
+
+	// The same file through its own (local) path is measured.
+	got, err := attest(client, start(t, nil, filepath.Join(src, "sleep"), "60"))
+	if want := []string{"sha256:" + sha256File(t, path), "path:" + filepath.Join(src, "sleep")}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("selectors %q, %v; want %q", got, err, want)
 	}
 }

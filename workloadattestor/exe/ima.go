@@ -28,8 +28,8 @@ const countFile = "runtime_measurements_count"
 // maxMemo bounds the per-refresh memo of lookups.
 const maxMemo = 4096
 
-// imaAnchor answers whether a file hash is in the node's IMA log, the log
-// having been replayed to PCR 10 as read from the node's TPM.
+// imaAnchor answers whether a file, by path and hash, is in the node's IMA
+// log, the log having been replayed to PCR 10 as read from the node's TPM.
 //
 // PCR 10 is read with TPM2_PCR_Read, not quoted: the agent reads its own TPM
 // through its own kernel, which it trusts already (it reads /proc to find
@@ -54,17 +54,27 @@ type imaAnchor struct {
 	checked  time.Time       // when the last refresh ran; zero before the first
 	lastMiss time.Time       // when the last refresh caused by a miss ran
 	verified *ima.Log        // nil when the last refresh failed
-	memo     map[digest]bool // FindFileHash results on verified
+	memo     map[imaKey]bool // FindFile results on verified
 }
 
 func newIMAAnchor(cfg *imaConfig, log hclog.Logger, missRefresh time.Duration) *imaAnchor {
 	return &imaAnchor{cfg: cfg, log: log, missRefresh: missRefresh}
 }
 
-// measured reports whether sum is the SHA-256 of a file measured in the
-// verified IMA log. Anchoring failures are logged, not returned: the
-// selector is then simply absent.
-func (a *imaAnchor) measured(sum digest) bool {
+// imaKey is one lookup: an executable's SHA-256 and its path as the kernel
+// names it.
+type imaKey struct {
+	sum  digest
+	path string
+}
+
+// measured reports whether the verified IMA log holds an entry of path with
+// SHA-256 sum: the kernel measured this file, at this path, with these
+// contents. A file with the same contents measured elsewhere does not count.
+// Anchoring failures are logged, not returned: the selector is then simply
+// absent.
+func (a *imaAnchor) measured(sum digest, path string) bool {
+	k := imaKey{sum: sum, path: path}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()
@@ -73,7 +83,7 @@ func (a *imaAnchor) measured(sum digest) bool {
 		a.refresh(now)
 		refreshed = true
 	}
-	if a.lookup(sum) {
+	if a.lookup(k) {
 		return true
 	}
 	// A failed anchor is retried after the interval only, not on every
@@ -83,21 +93,21 @@ func (a *imaAnchor) measured(sum digest) bool {
 	}
 	a.lastMiss = now
 	a.refresh(now)
-	return a.lookup(sum)
+	return a.lookup(k)
 }
 
 // lookup answers from the verified log. The caller holds a.mu.
-func (a *imaAnchor) lookup(sum digest) bool {
+func (a *imaAnchor) lookup(k imaKey) bool {
 	if a.verified == nil {
 		return false
 	}
-	found, ok := a.memo[sum]
+	found, ok := a.memo[k]
 	if !ok {
-		found = len(a.verified.FindFileHash(crypto.SHA256, sum[:])) > 0
+		found = len(a.verified.FindFile(crypto.SHA256, k.sum[:], k.path)) > 0
 		if len(a.memo) >= maxMemo {
 			clear(a.memo)
 		}
-		a.memo[sum] = found
+		a.memo[k] = found
 	}
 	return found
 }
@@ -117,7 +127,7 @@ func (a *imaAnchor) grown() bool {
 func (a *imaAnchor) refresh(now time.Time) {
 	wasVerified := a.verified != nil
 	a.checked = now
-	a.verified, a.memo = nil, map[digest]bool{}
+	a.verified, a.memo = nil, map[imaKey]bool{}
 	l, err := a.load()
 	fields := []any{logIMALog, a.cfg.logPath, logTPM, a.cfg.tpm}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
@@ -40,11 +41,18 @@ func (n *imaNode) logPath() string { return filepath.Join(n.dir, "ascii_runtime_
 // replays).
 func (n *imaNode) measure(path string, extend bool) {
 	n.t.Helper()
+	n.measureAs(path, path, extend)
+}
+
+// measureAs is measure with the entry naming the file logged instead of
+// path.
+func (n *imaNode) measureAs(path, logged string, extend bool) {
+	n.t.Helper()
 	content, err := os.ReadFile(path)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	line, td := tpmtest.IMANG(path, content)
+	line, td := tpmtest.IMANG(logged, content)
 	if extend {
 		tpm, err := attester.Open(n.tpm.Addr)
 		if err != nil {
@@ -106,6 +114,23 @@ func TestIMAMeasured(t *testing.T) {
 		other := sleeper(t, []byte("unmeasured"))
 		got, err := attest(client, start(t, nil, other, "60"))
 		want := []string{"sha256:" + sha256File(t, other), "path:" + other}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("selectors %q, %v; want %q", got, err, want)
+		}
+	})
+	t.Run("same contents at another path", func(t *testing.T) {
+		// The log measured these bytes at another path: that is not a
+		// measurement of this file, which the kernel never measured.
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied := filepath.Join(t.TempDir(), "sleep")
+		if err := os.WriteFile(copied, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		got, err := attest(client, start(t, nil, copied, "60"))
+		want := []string{"sha256:" + sha256File(t, path), "path:" + copied}
 		if err != nil || !slices.Equal(got, want) {
 			t.Fatalf("selectors %q, %v; want %q", got, err, want)
 		}
@@ -196,5 +221,38 @@ func TestIMAUnavailable(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "IMA log not anchored; ima:measured is not emitted") {
 		t.Errorf("no warning in the log:\n%s", logs)
+	}
+}
+
+// TestIMAPathInChroot: IMA logs a chrooted executable by its path from the
+// mount namespace's root, the chroot's prefix included, as /proc/PID/exe
+// names it to the agent; path: shows the path inside the chroot.
+func TestIMAPathInChroot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chroot needs root")
+	}
+	root := chrootWithSleep(t)
+	running := filepath.Join(root, "bin/sleep")
+	hash := sha256File(t, running)
+	for _, tc := range []struct {
+		logged   string
+		measured bool
+	}{
+		{running, true},
+		{"/bin/sleep", false}, // the path in the chroot is not what IMA logs
+	} {
+		t.Run(tc.logged, func(t *testing.T) {
+			node := newIMANode(t)
+			node.measureAs(running, tc.logged, true)
+			client := servePlugin(t, exe.New(), node.hcl(), hclog.NewNullLogger())
+			pid := start(t, &syscall.SysProcAttr{Chroot: root}, "/bin/sleep", "60")
+			want := []string{"sha256:" + hash, "path:/bin/sleep"}
+			if tc.measured {
+				want = append(want, "ima:measured")
+			}
+			if got, err := attest(client, pid); err != nil || !slices.Equal(got, want) {
+				t.Fatalf("selectors %q, %v; want %q", got, err, want)
+			}
+		})
 	}
 }

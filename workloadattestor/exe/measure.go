@@ -16,6 +16,7 @@ var (
 	errChanged      = errors.New("executable changed while it was measured")
 	errTooLarge     = errors.New("executable is larger than max_hash_size")
 	errUnsupported  = errors.New("measuring executables is only supported on Linux")
+	errUnverifiable = errors.New("executable is on a file system whose contents another party serves: the bytes the agent reads need not be those the kernel executes")
 )
 
 // deletedSuffix is what the kernel appends to the target of /proc/PID/exe
@@ -26,6 +27,10 @@ const deletedSuffix = " (deleted)"
 type measurement struct {
 	// path is the executable's path as the process sees it.
 	path string
+	// kernelPath is the executable's path as the kernel names it to the
+	// agent (the target of /proc/PID/exe): in the process's mount
+	// namespace, a chroot's prefix included. It is what IMA logs.
+	kernelPath string
 	// sum is the SHA-256 of the file's contents.
 	sum digest
 	// cached reports that the hash came from the cache (or from a

@@ -75,6 +75,13 @@ func measure(pid int32, maxSize int64, cache *hashCache, h hasher) (*measurement
 	case st.Size > maxSize:
 		return nil, fmt.Errorf("pid %d: %q: %d bytes: %w", pid, path, st.Size, errTooLarge)
 	}
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sfs); err != nil {
+		return nil, fmt.Errorf("pid %d: %q: statfs: %w", pid, path, err)
+	}
+	if name, ok := unverifiableFS[uint32(sfs.Type)]; ok {
+		return nil, fmt.Errorf("pid %d: %q: %s: %w", pid, path, name, errUnverifiable)
+	}
 
 	key := keyOf(&st)
 	sum, hit, err := cache.get(key, func() (digest, error) {
@@ -106,7 +113,35 @@ func measure(pid int32, maxSize int64, cache *hashCache, h hasher) (*measurement
 			return nil, fmt.Errorf("pid %d: %q: %w", pid, path, errChanged)
 		}
 	}
-	return &measurement{path: path, sum: sum, cached: hit, viaExe: viaExe}, nil
+	return &measurement{path: path, kernelPath: target, sum: sum, cached: hit, viaExe: viaExe}, nil
+}
+
+// unverifiableFS are the file systems (statfs f_type) on which the bytes a
+// read returns need not be the bytes the kernel executes, so a hash of the
+// file says nothing about the process:
+//
+//   - FUSE (virtiofs too): a process serves every read, and it learns which
+//     process asked (the request carries its PID), so it can serve the
+//     agent an approved binary and the kernel another. An unprivileged user
+//     can mount one (fusermount, or in a user namespace).
+//   - network file systems: the server serves the contents and the
+//     metadata the hash cache keys on (size, mtime, ctime), and a writer on
+//     another client is not stopped from changing a running executable.
+//
+// An executable on one of them is refused (FailedPrecondition) rather than
+// described by a hash that may not be of what runs.
+var unverifiableFS = map[uint32]string{
+	unix.FUSE_SUPER_MAGIC: "FUSE",
+	unix.NFS_SUPER_MAGIC:  "NFS",
+	unix.SMB_SUPER_MAGIC:  "SMB",
+	unix.SMB2_SUPER_MAGIC: "SMB2",
+	unix.CIFS_SUPER_MAGIC: "CIFS",
+	unix.CEPH_SUPER_MAGIC: "CephFS",
+	unix.V9FS_MAGIC:       "9P",
+	unix.AFS_SUPER_MAGIC:  "AFS",
+	unix.AFS_FS_MAGIC:     "AFS",
+	unix.CODA_SUPER_MAGIC: "Coda",
+	unix.NCP_SUPER_MAGIC:  "NCP",
 }
 
 // openExe opens path inside the process's root. RESOLVE_IN_ROOT resolves

@@ -646,6 +646,9 @@ func TestIMAAllowlistFiles(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var log, sums strings.Builder
+	aggLine, aggData := tpmtest.IMABootAggregate() // a kernel's IMA logs it first
+	tpmtest.ExtendIMA(t, tpm, aggData, false, tpm2.TPMAlgSHA256)
+	log.WriteString(aggLine)
 	for i, path := range []string{"/usr/bin/a", "/usr/bin/b"} {
 		content := []byte(path)
 		line, td := tpmtest.IMANG(path, content)

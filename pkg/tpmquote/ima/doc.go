@@ -73,9 +73,28 @@
 // quoted PCR 10 in every bank given.
 //
 // Entries recorded in other PCRs (an IMA policy rule with pcr=) are parsed
-// but not anchored by [Verify]; [Log.FindFileHash] ignores them, and
-// violation entries, so that it only reports measurements the quote covers.
-// It ignores ima-buf entries too: they measure a buffer, not a file.
+// but not anchored by [Verify]; [Log.FindFileHash] and [Log.FindFile] ignore
+// them, and violation entries, so that they only report measurements the
+// quote covers.
+//
+// The template name is NOT covered: the template hash and the PCR cover the
+// template data only. ima-sig and ima-buf data have the same layout, so an
+// entry can be relabelled from one to the other and still verify; a name
+// that changes the layout makes the log fail. Nothing in this package
+// classifies an entry by its name: [Log.FindFileHash] matches ima-buf entries
+// too, and a caller that checks measurements against an allowlist must check
+// every entry. Nor can the contents tell a buffer from a file: the kernel
+// logs a file's bare name when it cannot build its path, and a file's
+// signature field is whatever its security.ima attribute holds.
+//
+// # Boot aggregate
+//
+// A kernel with IMA logs the boot aggregate ([BootAggregateName]) as its
+// first entry of PCR 10, before any file; [Log.BootAggregateEntry] returns
+// it. Its digest is [BootAggregate] of PCRs 0-7 (SHA-1) or 0-9 (other banks),
+// so a verifier with those PCRs quoted can check it. A log whose first entry
+// is not one is not a kernel's: notably, a log checked against a PCR 10 that
+// was never extended verifies, under [WithPrefixMatch], as zero entries.
 //
 // A log read after the quote may hold entries appended after it. By default
 // [Verify] needs the whole log to match the quote; with [WithPrefixMatch] it

@@ -85,6 +85,7 @@ func checkLog(t *testing.T, log *ima.Log, th crypto.Hash, opts []ima.Option) {
 			t.Fatal(err)
 		}
 	}
+	checkRelabel(t, log, th)
 	rt := []ima.Option{ima.WithTemplateHash(th)}
 	bin, err := ima.Parse(marshalBinary(log.Entries), append(rt, ima.WithFormat(ima.FormatBinary))...)
 	if err != nil {
@@ -102,6 +103,47 @@ func checkLog(t *testing.T, log *ima.Log, th crypto.Hash, opts []ima.Option) {
 	}
 	if !reflect.DeepEqual(ascii.Entries, log.Entries) {
 		t.Fatalf("ASCII round trip:\n%+v\n%+v", ascii.Entries, log.Entries)
+	}
+}
+
+// checkRelabel relabels every ima-sig entry as ima-buf and back (the
+// template hash does not cover the name, and the layouts are the same): the
+// relabelled log must replay alike, and FindFileHash and BootAggregateEntry
+// must not see the difference. It may fail to parse only on the limit that
+// differs (MaxSignatureLen, MaxBufferLen).
+func checkRelabel(t *testing.T, log *ima.Log, th crypto.Hash) {
+	t.Helper()
+	swapped := make([]ima.Entry, len(log.Entries))
+	for i, e := range log.Entries {
+		switch e.TemplateName {
+		case ima.TemplateIMASig:
+			e = relabelled(e, ima.TemplateIMABuf)
+		case ima.TemplateIMABuf:
+			e = relabelled(e, ima.TemplateIMASig)
+		}
+		swapped[i] = e
+	}
+	other, err := ima.Parse(marshalBinary(swapped), ima.WithTemplateHash(th), ima.WithFormat(ima.FormatBinary))
+	if err != nil {
+		if !strings.Contains(err.Error(), "more than Max") {
+			t.Fatalf("relabelled log: %v", err)
+		}
+		return
+	}
+	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
+		a, _ := log.Replay(h)
+		b, _ := other.Replay(h)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("relabelled log replays to %x, not %x", b, a)
+		}
+	}
+	if (log.BootAggregateEntry() == nil) != (other.BootAggregateEntry() == nil) {
+		t.Fatal("relabelling changes the boot aggregate")
+	}
+	for _, e := range log.Entries {
+		if len(log.FindFileHash(e.FileHashAlg, e.FileHash)) != len(other.FindFileHash(e.FileHashAlg, e.FileHash)) {
+			t.Fatalf("relabelling changes what FindFileHash finds for %q", e.Path)
+		}
 	}
 }
 

@@ -107,22 +107,36 @@ func TestIMABuf(t *testing.T) {
 	}
 }
 
-func TestIMABufNotAFile(t *testing.T) {
-	// A file whose digest equals the kexec command line's: FindFileHash
-	// reports the file, never the buffer.
+// TestFindByContentNotName: the template name is not covered by the
+// template hash, so FindFileHash does not use it: an ima-buf entry is found
+// like a file's, and relabelling an ima-sig entry as ima-buf (the same layout)
+// or back changes nothing it reports. FindFile binds the path, which the
+// template hash covers.
+func TestFindByContentNotName(t *testing.T) {
 	buf := bufEntries()[0]
-	file := newEntry(crypto.SHA1, "ima-ng", crypto.SHA256, buf.FileHash, "/boot/cmdline", nil, false)
-	log, err := ima.Parse(append(bufLogBinary(), marshalBinary([]ima.Entry{file})...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := log.FindFileHash(crypto.SHA256, buf.FileHash)
-	if len(found) != 1 || found[0].Path != "/boot/cmdline" {
-		t.Errorf("found %+v", found)
-	}
-	for _, e := range bufEntries() {
-		if found := log.FindFileHash(e.FileHashAlg, e.FileHash); len(found) > 0 && found[0].TemplateName == ima.TemplateIMABuf {
-			t.Errorf("%s: found %+v", e.Path, found)
+	file := newEntry(crypto.SHA1, "ima-sig", crypto.SHA256, buf.FileHash, "/boot/cmdline", nil, false)
+	for _, relabel := range []struct{ file, buf string }{
+		{"ima-sig", "ima-buf"}, {"ima-buf", "ima-buf"}, {"ima-sig", "ima-sig"}, {"ima-buf", "ima-sig"},
+	} {
+		f, b := relabelled(file, relabel.file), relabelled(buf, relabel.buf)
+		for _, raw := range [][]byte{marshalBinary([]ima.Entry{b, f}), marshalASCII([]ima.Entry{b, f})} {
+			log, err := ima.Parse(raw)
+			if err != nil {
+				t.Fatalf("%v: %v", relabel, err)
+			}
+			var paths []string
+			for _, e := range log.FindFileHash(crypto.SHA256, buf.FileHash) {
+				paths = append(paths, e.Path)
+			}
+			if want := []string{"kexec-cmdline", "/boot/cmdline"}; !reflect.DeepEqual(paths, want) {
+				t.Errorf("%v: FindFileHash found %q, want %q", relabel, paths, want)
+			}
+			if found := log.FindFile(crypto.SHA256, buf.FileHash, "/boot/cmdline"); len(found) != 1 || found[0].Path != "/boot/cmdline" {
+				t.Errorf("%v: FindFile found %+v", relabel, found)
+			}
+			if found := log.FindFile(crypto.SHA256, buf.FileHash, "/boot/other"); found != nil {
+				t.Errorf("%v: FindFile of another path found %+v", relabel, found)
+			}
 		}
 	}
 }
@@ -179,5 +193,80 @@ func TestIMABufLimit(t *testing.T) {
 		if !reflect.DeepEqual(log.Entries, []ima.Entry{e}) {
 			t.Errorf("parsed %+v", log.Entries)
 		}
+	}
+}
+
+// relabelled is e under template name (ima-sig or ima-buf): the same
+// template data, its third field read as a signature or a buffer.
+func relabelled(e ima.Entry, name string) ima.Entry {
+	third := append(e.Signature, e.Buffer...)
+	e.TemplateName, e.Signature, e.Buffer = name, nil, nil
+	if len(third) > 0 && name == ima.TemplateIMASig {
+		e.Signature = third
+	} else if len(third) > 0 {
+		e.Buffer = third
+	}
+	return e
+}
+
+func TestBootAggregate(t *testing.T) {
+	pcrs := func(h crypto.Hash, n int) [][]byte {
+		var p [][]byte
+		for i := 0; i < n; i++ {
+			p = append(p, bytes.Repeat([]byte{byte(i)}, h.Size()))
+		}
+		return p
+	}
+	cat := func(p [][]byte) []byte { return bytes.Join(p, nil) }
+	for _, tc := range []struct {
+		h    crypto.Hash
+		n    int
+		pcrs [][]byte
+		want []byte
+	}{
+		{crypto.SHA1, 8, pcrs(crypto.SHA1, 10), sum(crypto.SHA1, cat(pcrs(crypto.SHA1, 8)))},
+		{crypto.SHA256, 10, pcrs(crypto.SHA256, 10), sum(crypto.SHA256, cat(pcrs(crypto.SHA256, 10)))},
+		{crypto.SHA384, 10, pcrs(crypto.SHA384, 10), sum(crypto.SHA384, cat(pcrs(crypto.SHA384, 10)))},
+		{crypto.SHA512, 10, pcrs(crypto.SHA512, 11), sum(crypto.SHA512, cat(pcrs(crypto.SHA512, 10)))},
+		{crypto.SHA256, 10, pcrs(crypto.SHA256, 9), nil}, // PCR 9 missing
+		{crypto.SHA256, 10, pcrs(crypto.SHA1, 10), nil},  // wrong sizes
+		{crypto.MD5, 0, pcrs(crypto.MD5, 10), nil},       // not a bank
+	} {
+		if got := ima.BootAggregatePCRs(tc.h); got != tc.n {
+			t.Errorf("BootAggregatePCRs(%v) = %d, want %d", tc.h, got, tc.n)
+		}
+		if got := ima.BootAggregate(tc.h, tc.pcrs); !bytes.Equal(got, tc.want) {
+			t.Errorf("BootAggregate(%v, %d PCRs) = %x, want %x", tc.h, len(tc.pcrs), got, tc.want)
+		}
+	}
+}
+
+func TestBootAggregateEntry(t *testing.T) {
+	agg := newEntry(crypto.SHA1, "ima-ng", crypto.SHA256, bytes.Repeat([]byte{1}, 32), ima.BootAggregateName, nil, false)
+	file := newEntry(crypto.SHA1, "ima-ng", crypto.SHA256, bytes.Repeat([]byte{2}, 32), "/bin/sh", nil, false)
+	other := agg
+	other.PCR = 11
+	viol := newEntry(crypto.SHA1, "ima-ng", 0, make([]byte, 20), ima.BootAggregateName, nil, true)
+	for _, tc := range []struct {
+		name    string
+		entries []ima.Entry
+		want    int // index, or -1
+	}{
+		{"first", []ima.Entry{agg, file}, 0},
+		{"after another PCR's entry", []ima.Entry{other, agg, file}, 1},
+		{"second", []ima.Entry{file, agg}, -1},
+		{"violation", []ima.Entry{viol, file}, -1},
+		{"empty", nil, -1},
+		{"other PCR only", []ima.Entry{other}, -1},
+	} {
+		log := &ima.Log{Entries: tc.entries}
+		got := log.BootAggregateEntry()
+		if tc.want < 0 && got != nil || tc.want >= 0 && got != &log.Entries[tc.want] {
+			t.Errorf("%s: %+v", tc.name, got)
+		}
+	}
+	var nilLog *ima.Log
+	if nilLog.BootAggregateEntry() != nil {
+		t.Error("nil log")
 	}
 }

@@ -214,18 +214,42 @@ func bankList(banks []crypto.Hash) string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " banks"
 }
 
-// FindFileHash returns the entries of PCR 10 that measured a file with digest
-// digest of algorithm alg, in log order. Violation entries and entries of
-// other PCRs are never returned: the quote does not cover them. Nor are
-// ima-buf entries: they measure a buffer, not a file. The result means
-// something only for a Log returned by Verify.
+// FindFileHash returns the entries of PCR 10 whose d-ng (or legacy d) digest
+// is digest of algorithm alg, in log order. Violation entries and entries of
+// other PCRs are never returned: the quote does not cover them. The result
+// means something only for a Log returned by Verify.
+//
+// Entries are matched whatever their template name, ima-buf included: the
+// name is not covered by the template hash, and ima-sig and ima-buf template
+// data have the same layout, so the name cannot tell a file from a buffer.
+// To ask about one file, use FindFile.
 func (l *Log) FindFileHash(alg crypto.Hash, digest []byte) []Entry {
+	return l.find(alg, digest, nil)
+}
+
+// FindFile is FindFileHash restricted to entries whose path (the n-ng or
+// legacy n field, which the template hash covers) is path.
+//
+// The kernel logs the path of the file it measured as d_absolute_path gives
+// it at that moment: from the root of the mount namespace the file's mount
+// belongs to (for a file in a container, the path in the container), not
+// shortened by a chroot. A file is measured once per inode until it changes,
+// so a file reached through another hard link or bind mount, or renamed since,
+// keeps the path of its first measurement; and when the kernel cannot build
+// the path (longer than PATH_MAX, or on a mount detached from its namespace)
+// it logs the bare file name.
+func (l *Log) FindFile(alg crypto.Hash, digest []byte, path string) []Entry {
+	return l.find(alg, digest, &path)
+}
+
+func (l *Log) find(alg crypto.Hash, digest []byte, path *string) []Entry {
 	if l == nil || alg == 0 || len(digest) == 0 {
 		return nil
 	}
 	var found []Entry
 	for _, e := range l.Entries {
-		if e.PCR == MeasurePCR && !e.Violation() && e.TemplateName != TemplateIMABuf && e.FileHashAlg == alg && bytes.Equal(e.FileHash, digest) {
+		if e.PCR == MeasurePCR && !e.Violation() && e.FileHashAlg == alg && bytes.Equal(e.FileHash, digest) &&
+			(path == nil || e.Path == *path) {
 			found = append(found, e)
 		}
 	}

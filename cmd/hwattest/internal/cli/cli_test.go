@@ -400,6 +400,9 @@ func TestIMA(t *testing.T) {
 	dir := t.TempDir()
 	var log, sums strings.Builder
 	withTPM(t, m.sw, func(tpm transport.TPM) {
+		line, td := tpmtest.IMABootAggregate() // a kernel's IMA logs it first
+		tpmtest.ExtendIMA(t, tpm, td, false, tpm2.TPMAlgSHA256)
+		log.WriteString(line)
 		for _, f := range []string{"/usr/bin/true", "/usr/bin/false"} {
 			line, td := tpmtest.IMANG(f, []byte(f))
 			tpmtest.ExtendIMA(t, tpm, td, false, tpm2.TPMAlgSHA256)

@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// imaAllowlist is the IMA allowlist reference derives: every file digest the
-// verified IMA logs of the machines hold (boot_aggregate included: IMA logs
-// it as the first measurement, and the policy checks every entry).
+// imaAllowlist is the IMA allowlist reference derives: every digest the
+// verified IMA logs of the machines hold (files, and ima-buf buffers, which
+// the policy checks too; not the boot_aggregate, which it does not).
 type imaAllowlist struct {
 	// paths maps a hex digest to the paths logged with it, sorted.
 	paths map[string][]string
