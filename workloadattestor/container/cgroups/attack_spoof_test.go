@@ -14,7 +14,7 @@ package cgroups_test
 // situations are the review's; the assertion is that the attacker's process
 // is never accepted as the victim container. The plugin-level versions,
 // with a runtime that knows the victim, are in
-// workloadattestor/container/attack_spoof_test.go.
+// workloadattestor/container/spoof_test.go.
 
 import (
 	"os"
