@@ -95,10 +95,14 @@ func (d *fakeDaemon) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // addPodman adds the recorded podman container under ID id, and its image.
-func (d *fakeDaemon) addPodman(id string) {
+func (d *fakeDaemon) addPodman(id string) { d.addPodmanPID(id, podmanInitPID) }
+
+// addPodmanPID is addPodman with the container's process pid (State.Pid).
+func (d *fakeDaemon) addPodmanPID(id string, pid int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.containers[id] = strings.ReplaceAll(d.podmanContainer, podmanContainerID, id)
+	body := strings.ReplaceAll(d.podmanContainer, podmanContainerID, id)
+	d.containers[id] = strings.Replace(body, fmt.Sprintf(`"Pid":%d,`, podmanInitPID), fmt.Sprintf(`"Pid":%d,`, pid), 1)
 	d.images["sha256:"+podmanImageID] = d.podmanImage
 }
 
