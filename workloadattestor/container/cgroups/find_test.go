@@ -145,6 +145,7 @@ func TestCgroupLineEdgeCases(t *testing.T) {
 		{name: "same container in two pods", cgroup: "1:cpu:/kubepods/pod" + podUID + "/" + k8sID + "\n2:memory:/kubepods/pod" + kindPod + "/" + k8sID + "\n", err: "cgroups: conflicting containers: container " + k8sID + " in pods " + podUID + " and " + kindPod},
 		{name: "not absolute", cgroup: "0::docker/" + dockerID + "\n", err: `cgroups: cgroup line 1: path "docker/` + dockerID + `" is not absolute`},
 		{name: "two fields", cgroup: "0:/\n", err: "cgroups: cgroup line 1: want hierarchy-ID:controllers:path"},
+		{name: "a hierarchy twice", cgroup: "0::/docker/" + dockerID + "\n00::/\n", err: "cgroups: cgroup line 2: hierarchy 0: listed twice"},
 		{name: "bad hierarchy ID", cgroup: "\nx::/\n", err: `cgroups: cgroup line 2: hierarchy ID "x" is not a number`},
 	}
 	for _, tt := range tests {
