@@ -227,7 +227,8 @@ func randomHex(t *testing.T) string {
 // containerd (runc), in the k8s.io namespace with a Kubernetes cgroup path,
 // from an image pulled by tag from a registry, gets an SVID through a real
 // SPIRE agent for an entry with the image's repository digest; the same
-// program under another digest and a process on the host get none.
+// program under another digest, a process on the host, and a process on
+// the host in a cgroup named after the registered container get none.
 func TestContainerContainerd(t *testing.T) {
 	harness.SPIRE(t)
 	ctrd := containertest.StartContainerd(t)
@@ -280,9 +281,33 @@ func TestContainerContainerd(t *testing.T) {
 	hostOut, hostPID := runHostWorkload(t, s)
 	waitRefused(t, hostOut)
 	s.wantSelectors(t, hostPID, "container") // not a container: none
+
+	// A host process that names its cgroup after the registered container
+	// (as a privileged or Docker-in-Docker container, or a user in its
+	// delegated systemd subtree, can): refused, the container still gets
+	// its SVID.
+	s.wantSpoofRefused(t, id, "/hwattest-spoof-"+id[:8]+"/kubepods/besteffort/pod6f3c2a1e-0b7d-4e9a-8c5f-"+id[:12]+"/"+id)
 	if got := readStatus(out); got != statusOK+workload {
 		t.Errorf("the registered container's status became %q", got)
 	}
+}
+
+// wantSpoofRefused runs svidclient on the host in cgroup (a path named
+// after container id) and checks that it gets no SVID and no container
+// selectors, and that the plugin refused it.
+func (s *workloadSetup) wantSpoofRefused(t *testing.T, id, cgroup string) {
+	t.Helper()
+	dir := harness.Dir(t)
+	script := containertest.InCgroupScript(t, cgroup)
+	p := harness.Start(t, dir, "spoof-svidclient", "sh", "-c", script, "sh",
+		svidClient(t), "-socket", "unix://"+s.agent.Socket, "-out", filepath.Join(dir, "status"))
+	waitRefused(t, dir)
+	s.wantSelectors(t, p.Pid(), "container")
+	want := fmt.Sprintf(`code = PermissionDenied desc = workloadattestor(container): cgroups: pid %d: not in the container %s: `, p.Pid(), id)
+	if !strings.Contains(s.agent.LogText(), want) {
+		t.Errorf("the agent did not log %s", want)
+	}
+	t.Logf("a host process in cgroup %s: no SVID", cgroup)
 }
 
 // TestContainerPodman: the same through podman's Docker-compatible API
@@ -329,6 +354,7 @@ func TestContainerPodman(t *testing.T) {
 	hostOut, hostPID := runHostWorkload(t, s)
 	waitRefused(t, hostOut)
 	s.wantSelectors(t, hostPID, "container") // not a container: none
+	s.wantSpoofRefused(t, id, "/hwattest-spoof-"+id[:8]+"/libpod_parent/libpod-"+id)
 	if got := readStatus(out); got != statusOK+workload {
 		t.Errorf("the registered container's status became %q", got)
 	}

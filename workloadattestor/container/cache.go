@@ -4,19 +4,9 @@ import (
 	"container/list"
 	"sync"
 	"time"
+
+	"github.com/hwattest/hwattest/workloadattestor/container/cgroups"
 )
-
-// maxSeen bounds the processes an entry remembers. A container with more
-// processes than this still works: the others are checked against the
-// remembered ones on every request instead of once.
-const maxSeen = 64
-
-// process is one process: a PID and its start time, which together name
-// it even when the PID is reused.
-type process struct {
-	pid   int
-	start uint64
-}
 
 // entry is a runtime's answer about one container.
 type entry struct {
@@ -24,10 +14,13 @@ type entry struct {
 	runtime   string
 	info      containerInfo
 	selectors []string // without pod_uid, which comes from each process's cgroup
-	expires   time.Time
-	// seen are processes that ran in this container since the answer
-	// was fetched (guarded by the cache's mutex).
-	seen []process
+	// init is the container's process as the runtime reported it, read
+	// from /proc when the answer was fetched. Every request is confirmed
+	// against it, and the answer is used only while it runs (same PID and
+	// start time): a container deleted and recreated under the same ID
+	// has another.
+	init    *cgroups.Process
+	expires time.Time
 }
 
 // cache is a bounded LRU of runtime answers by container ID. Concurrent
@@ -60,66 +53,22 @@ func newCache(max int, ttl time.Duration, now func() time.Time) *cache {
 	}
 }
 
-// get returns the live entry for container id and whether p is one of the
-// processes it has seen; an expired entry is dropped.
-func (c *cache) get(id string, p process) (e *entry, seen bool) {
+// get returns the live entry for container id; an expired entry is
+// dropped.
+func (c *cache) get(id string) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.entries[id]
 	if !ok {
-		return nil, false
+		return nil
 	}
-	e = el.Value.(*entry)
+	e := el.Value.(*entry)
 	if !c.now().Before(e.expires) {
 		c.removeLocked(el)
-		return nil, false
+		return nil
 	}
 	c.order.MoveToFront(el)
-	for _, s := range e.seen {
-		if s == p {
-			return e, true
-		}
-	}
-	return e, false
-}
-
-// others returns the processes e has seen, except p.
-func (c *cache) others(e *entry, p process) []process {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]process, 0, len(e.seen))
-	for _, s := range e.seen {
-		if s.pid != p.pid {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// confirm records that p runs in e's container and forgets the processes
-// in gone, found to have exited or left it.
-func (c *cache) confirm(e *entry, p process, gone []process) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	kept := e.seen[:0]
-	for _, s := range e.seen {
-		if !containsProcess(gone, s) && s.pid != p.pid {
-			kept = append(kept, s)
-		}
-	}
-	e.seen = kept
-	if len(e.seen) < maxSeen {
-		e.seen = append(e.seen, p)
-	}
-}
-
-func containsProcess(ps []process, p process) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
+	return e
 }
 
 // drop forgets container id, if e is still its entry.
@@ -131,17 +80,14 @@ func (c *cache) drop(id string, e *entry) {
 	}
 }
 
-// load runs f to fetch container id (once for all concurrent callers),
-// caches its entry unless it failed, and records p as seen in it. shared
-// reports whether another caller's fetch answered.
-func (c *cache) load(id string, p process, f func() (*entry, error)) (e *entry, shared bool, err error) {
+// load runs f to fetch container id (once for all concurrent callers) and
+// caches its entry unless it failed. shared reports whether another
+// caller's fetch answered.
+func (c *cache) load(id string, f func() (*entry, error)) (e *entry, shared bool, err error) {
 	c.mu.Lock()
 	if fl, ok := c.inflight[id]; ok {
 		c.mu.Unlock()
 		<-fl.done
-		if fl.err == nil {
-			c.confirm(fl.e, p, nil)
-		}
 		return fl.e, true, fl.err
 	}
 	fl := &fetch{done: make(chan struct{})}
@@ -154,7 +100,6 @@ func (c *cache) load(id string, p process, f func() (*entry, error)) (e *entry, 
 	delete(c.inflight, id)
 	if fl.err == nil {
 		fl.e.expires = c.now().Add(c.ttl)
-		fl.e.seen = append(fl.e.seen, p)
 		c.addLocked(fl.e)
 	} else if el, ok := c.entries[id]; ok {
 		c.removeLocked(el)

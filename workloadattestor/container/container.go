@@ -52,6 +52,7 @@ const (
 	logDigests     = "image_digests"
 	logUnresolved  = "unresolved"
 	logPodUID      = "pod_uid"
+	logInitPID     = "init_pid"
 	logCached      = "cached"
 	logError       = "error"
 	logDuration    = "duration"
@@ -146,19 +147,34 @@ func (p *Plugin) Attest(ctx context.Context, req *workloadattestorv1.AttestReque
 	if pid <= 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "pid %d is not a process ID", pid)
 	}
-	c, ok, err := cgroups.Find(p.proc, pid)
+	w, err := cgroups.Read(p.proc, pid)
 	if err != nil {
-		code := findErrorCode(err)
+		p.log.Debug("Process not read", logPID, pid, logError, err)
+		return nil, status.Error(findErrorCode(err), err.Error())
+	}
+	c, ok, err := w.Container()
+	if err != nil {
 		p.log.Debug("Container not identified", logPID, pid, logError, err)
-		return nil, status.Error(code, err.Error())
+		return nil, status.Error(findErrorCode(err), err.Error())
 	}
 	if !ok {
+		if w.ForeignUserNS {
+			p.log.Debug("Mounts not used: the process is in another user namespace", logPID, pid)
+		}
 		return &workloadattestorv1.AttestResponse{}, nil
 	}
-	e, cached, err := p.lookup(ctx, s, pid, c)
+	e, cached, err := p.lookup(ctx, s, c)
 	if err != nil {
 		p.log.Warn("Container not attested", logPID, pid, logContainerID, c.ID, logError, err)
 		return nil, err
+	}
+	// The cgroup path or mount that named the container is the
+	// workload's own doing: only the container's process, which the
+	// runtime reported, says whether the workload is in it.
+	if err := cgroups.Confirm(w, c, e.init); err != nil {
+		p.log.Warn("Process not in the container it names", logPID, pid, logContainerID, c.ID,
+			logRuntime, e.runtime, logInitPID, e.init.PID, logError, err)
+		return nil, status.Error(codes.PermissionDenied, err.Error())
 	}
 	selectors := e.selectors
 	if c.PodUID != "" {
@@ -166,12 +182,14 @@ func (p *Plugin) Attest(ctx context.Context, req *workloadattestorv1.AttestReque
 	}
 	if p.log.IsDebug() {
 		p.log.Debug("Container attested", logPID, pid, logContainerID, c.ID, logRuntime, e.runtime,
-			logImage, e.info.Image, logImageID, e.info.ImageID, logDigests, e.info.ImageDigests, logPodUID, c.PodUID, logCached, cached)
+			logImage, e.info.Image, logImageID, e.info.ImageID, logDigests, e.info.ImageDigests, logPodUID, c.PodUID,
+			logInitPID, e.init.PID, logCached, cached)
 	}
 	return &workloadattestorv1.AttestResponse{SelectorValues: selectors}, nil
 }
 
-// findErrorCode is the gRPC code for an error of cgroups.Find.
+// findErrorCode is the gRPC code for an error of cgroups.Read or
+// Process.Container.
 func findErrorCode(err error) codes.Code {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -183,56 +201,21 @@ func findErrorCode(err error) codes.Code {
 	}
 }
 
-// lookup returns the runtime's answer about container c, which process pid
-// runs in: from the cache when a process it was handed to still runs in
-// that container, else from the runtimes. The error is a gRPC status.
-func (p *Plugin) lookup(ctx context.Context, s *state, pid int, c cgroups.Container) (e *entry, cached bool, err error) {
-	start, err := startTime(p.proc, pid)
-	if err != nil {
-		code := codes.Internal
-		if errors.Is(err, fs.ErrNotExist) {
-			code = codes.NotFound
-		}
-		return nil, false, status.Errorf(code, "pid %d: %v", pid, err)
-	}
-	proc := process{pid: pid, start: start}
-	if e, seen := s.cache.get(c.ID, proc); e != nil {
-		if seen || p.stillThere(s.cache, e, proc) {
+// lookup returns the runtime's answer about container c: from the cache
+// while the container's process it names still runs, else from the
+// runtimes. The error is a gRPC status.
+func (p *Plugin) lookup(ctx context.Context, s *state, c cgroups.Container) (e *entry, cached bool, err error) {
+	if e := s.cache.get(c.ID); e != nil {
+		if st, err := startTime(p.proc, e.init.PID); err == nil && st == e.init.Start {
 			return e, true, nil
 		}
-		// Every process the answer was handed to has exited or left:
-		// the container may have been deleted and its ID reused.
+		// The container's process exited: the container may have been
+		// deleted and its ID reused.
 		s.cache.drop(c.ID, e)
 	}
-	e, shared, err := s.cache.load(c.ID, proc, func() (*entry, error) {
+	return s.cache.load(c.ID, func() (*entry, error) {
 		return p.fetch(ctx, s, c)
 	})
-	return e, shared, err
-}
-
-// stillThere reports whether a process e was handed to still runs in e's
-// container, and if so records proc as seen in it (and forgets those found
-// gone on the way).
-func (p *Plugin) stillThere(cache *cache, e *entry, proc process) bool {
-	var gone []process
-	for _, q := range cache.others(e, proc) {
-		if p.runsIn(q, e.id) {
-			cache.confirm(e, proc, gone)
-			return true
-		}
-		gone = append(gone, q)
-	}
-	return false
-}
-
-// runsIn reports whether process q is alive (the same process: PID and
-// start time) and in container id.
-func (p *Plugin) runsIn(q process, id string) bool {
-	if st, err := startTime(p.proc, q.pid); err != nil || st != q.start {
-		return false
-	}
-	c, ok, err := cgroups.Find(p.proc, q.pid)
-	return err == nil && ok && c.ID == id
 }
 
 // fetch asks the runtimes about container c, those whose layout the cgroup
@@ -259,9 +242,22 @@ func (p *Plugin) fetch(ctx context.Context, s *state, c cgroups.Container) (*ent
 			unavailable = true
 			continue
 		}
-		e := &entry{id: c.ID, runtime: r.name, info: info, selectors: selectorsOf(c.ID, r.name, info)}
+		// The first runtime that knows the container answers for it,
+		// and its process decides: another runtime is not asked for a
+		// container of the same ID that the process might be in.
+		if info.InitPID <= 0 {
+			return nil, status.Errorf(codes.PermissionDenied, "container %s: runtime %q reports no running process: no process is in it", c.ID, r.name)
+		}
+		init, err := cgroups.Read(p.proc, info.InitPID)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, status.Errorf(codes.PermissionDenied, "container %s: runtime %q reports process %d, which is gone: %v", c.ID, r.name, info.InitPID, err)
+		}
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "container %s: runtime %q reports process %d: %v", c.ID, r.name, info.InitPID, err)
+		}
+		e := &entry{id: c.ID, runtime: r.name, info: info, selectors: selectorsOf(c.ID, r.name, info), init: init}
 		fields := []any{logContainerID, c.ID, logRuntime, r.name, logImage, info.Image, logImageID, info.ImageID,
-			logDigests, info.ImageDigests, logDuration, p.now().Sub(began).String()}
+			logDigests, info.ImageDigests, logInitPID, info.InitPID, logDuration, p.now().Sub(began).String()}
 		if info.Namespace != "" {
 			fields = append(fields, logNamespace, info.Namespace)
 		}

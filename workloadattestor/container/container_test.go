@@ -85,25 +85,80 @@ func (f *fakeRuntime) remove(id string) {
 }
 
 // fakeProc is a procfs with the processes a test writes into it.
+// Namespaces are files under .ns, hard-linked into each process's ns
+// directory: two processes are in the same namespace when their links are
+// the same file. "self" is the reader, in the "host" user namespace.
 type fakeProc struct{ dir string }
 
-func newFakeProc(t testing.TB) *fakeProc { return &fakeProc{dir: t.TempDir()} }
+func newFakeProc(t testing.TB) *fakeProc {
+	f := &fakeProc{dir: t.TempDir()}
+	for _, d := range []string{".ns", "self/ns"} {
+		if err := os.MkdirAll(filepath.Join(f.dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Link(f.ns(t, "user", "host"), filepath.Join(f.dir, "self/ns/user")); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
 
-// add writes process pid with the given /proc/PID/cgroup contents and
-// start time.
-func (f *fakeProc) add(t testing.TB, pid int, cgroup string, start uint64) {
+// ns returns the file of namespace name of type typ, making it if needed.
+func (f *fakeProc) ns(t testing.TB, typ, name string) string {
+	t.Helper()
+	path := filepath.Join(f.dir, ".ns", typ+"-"+name)
+	if _, err := os.Stat(path); err != nil {
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+// fakeProcess is what a fake /proc/PID shows. Empty namespace names are
+// "host".
+type fakeProcess struct {
+	cgroup, mountinfo    string
+	start                uint64
+	pidNS, mntNS, userNS string
+}
+
+// put writes process pid, replacing one of the same PID.
+func (f *fakeProc) put(t testing.TB, pid int, p fakeProcess) {
 	t.Helper()
 	dir := filepath.Join(f.dir, fmt.Sprint(pid))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// Fields 3 to 22 of /proc/PID/stat; 22 is the start time.
-	stat := fmt.Sprintf("%d (my (odd) comm) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 1000 10 18446744073709551615\n", pid, start)
-	for name, content := range map[string]string{"cgroup": cgroup, "stat": stat} {
+	stat := fmt.Sprintf("%d (my (odd) comm) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 1000 10 18446744073709551615\n", pid, p.start)
+	files := map[string]string{"cgroup": p.cgroup, "stat": stat}
+	if p.mountinfo != "" {
+		files["mountinfo"] = p.mountinfo
+	}
+	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+	for typ, name := range map[string]string{"pid": p.pidNS, "mnt": p.mntNS, "user": p.userNS} {
+		if name == "" {
+			name = "host"
+		}
+		if err := os.Link(f.ns(t, typ, name), filepath.Join(dir, "ns", typ)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// add writes process pid with the given /proc/PID/cgroup contents and
+// start time, in the host's namespaces.
+func (f *fakeProc) add(t testing.TB, pid int, cgroup string, start uint64) {
+	t.Helper()
+	f.put(t, pid, fakeProcess{cgroup: cgroup, start: start})
 }
 
 // exit removes process pid.
@@ -151,6 +206,7 @@ type env struct {
 	clock    *clock
 	plugin   *container.Plugin
 	dials    atomic.Int64
+	nextInit int
 }
 
 func newEnv(t testing.TB) *env {
@@ -164,6 +220,26 @@ func newEnv(t testing.TB) *env {
 		return r, nil
 	}, e.clock.Now)
 	return e
+}
+
+// run makes runtime r know container id with info, and its first process
+// (a new PID, in cgroup and the host's namespaces), and returns that PID.
+func (e *env) run(t testing.TB, r *fakeRuntime, id string, info container.Info, cgroup string) int {
+	t.Helper()
+	return e.runProcess(t, r, id, info, fakeProcess{cgroup: cgroup, start: 1})
+}
+
+// runProcess is run with the first process described in full.
+func (e *env) runProcess(t testing.TB, r *fakeRuntime, id string, info container.Info, p fakeProcess) int {
+	t.Helper()
+	if e.nextInit == 0 {
+		e.nextInit = 30000
+	}
+	e.nextInit++
+	e.proc.put(t, e.nextInit, p)
+	info.InitPID = e.nextInit
+	r.set(id, info)
+	return e.nextInit
 }
 
 // runtime returns the fake runtime at socket address, making it if needed.
@@ -230,9 +306,9 @@ func TestSelectors(t *testing.T) {
 	podman := e.runtime("/run/podman/podman.sock")
 	e.configure(t, twoRuntimes)
 
-	ctrd.set(idA, container.Info{Image: "registry.example/app:v1", ImageID: imageID, ImageDigests: []string{digest2, digest1, digest2}, Namespace: "k8s.io"})
-	podman.set(idB, container.Info{Image: "localhost/wl:v1", ImageID: imageID, ImageDigests: []string{digest1}})
-	podman.set(idC, container.Info{Image: "localhost/built:latest", ImageID: imageID, Unresolved: "built locally"})
+	e.run(t, ctrd, idA, container.Info{Image: "registry.example/app:v1", ImageID: imageID, ImageDigests: []string{digest2, digest1, digest2}, Namespace: "k8s.io"}, containerdPodCgroup(idA))
+	e.run(t, podman, idB, container.Info{Image: "localhost/wl:v1", ImageID: imageID, ImageDigests: []string{digest1}}, podmanCgroup(idB))
+	e.run(t, podman, idC, container.Info{Image: "localhost/built:latest", ImageID: imageID, Unresolved: "built locally"}, podmanCgroup(idC))
 	e.proc.add(t, 100, containerdPodCgroup(idA), 1)
 	e.proc.add(t, 200, podmanCgroup(idB), 1)
 	e.proc.add(t, 300, podmanCgroup(idC), 1)
@@ -273,7 +349,7 @@ func TestSelectors(t *testing.T) {
 	})
 	t.Run("layout without runtime: asked in configuration order", func(t *testing.T) {
 		id := strings.Repeat("f", 64)
-		podman.set(id, container.Info{Image: "x"})
+		e.run(t, podman, id, container.Info{Image: "x"}, ctrCgroup(id))
 		e.proc.add(t, 500, ctrCgroup(id), 1)
 		before := ctrd.calls.Load()
 		e.wantSelectors(t, 500, "container_id:"+id, "runtime:podman", "image:x")
@@ -282,7 +358,7 @@ func TestSelectors(t *testing.T) {
 	t.Run("runtime of the other API after the preferred one", func(t *testing.T) {
 		// A Docker-layout cgroup whose container only containerd knows.
 		id := strings.Repeat("9", 64)
-		ctrd.set(id, container.Info{Image: "y"})
+		e.run(t, ctrd, id, container.Info{Image: "y"}, "0::/system.slice/docker-"+id+".scope\n")
 		e.proc.add(t, 600, "0::/system.slice/docker-"+id+".scope\n", 1)
 		e.wantSelectors(t, 600, "container_id:"+id, "runtime:containerd", "image:y")
 	})
@@ -308,13 +384,13 @@ func TestErrors(t *testing.T) {
 	t.Run("another runtime answers for one that does not", func(t *testing.T) {
 		ctrd.err = errors.New("connection refused")
 		defer func() { ctrd.err = nil }()
-		podman.set(idA, container.Info{Image: "z"})
+		e.run(t, podman, idA, container.Info{Image: "z"}, containerdPodCgroup(idA))
 		defer podman.remove(idA)
 		e.wantSelectors(t, 100, "container_id:"+idA, "runtime:podman", "image:z", "pod_uid:"+podUID)
 	})
 	t.Run("process gone", func(t *testing.T) {
 		_, err := e.attest(999)
-		wantStatus(t, err, codes.NotFound, fmt.Sprintf("cgroups: pid 999: open %s/999/cgroup: no such file or directory", e.proc.dir))
+		wantStatus(t, err, codes.NotFound, fmt.Sprintf("cgroups: pid 999: open %s/999: no such file or directory", e.proc.dir))
 	})
 	t.Run("not a pid", func(t *testing.T) {
 		_, err := e.attest(0)
@@ -339,7 +415,8 @@ func TestCache(t *testing.T) {
 	e.configure(t, `runtime "containerd" { address = "/run/containerd/containerd.sock" }
 cache_ttl = "1m"`)
 	v1 := container.Info{Image: "app:v1", ImageID: imageID, ImageDigests: []string{digest1}}
-	ctrd.set(idA, v1)
+	v2 := container.Info{Image: "app:v1", ImageID: imageID, ImageDigests: []string{digest2}}
+	init := e.run(t, ctrd, idA, v1, ctrCgroup(idA))
 	sel := func(digest string) []string {
 		return []string{"container_id:" + idA, "runtime:containerd", "image:app:v1", "image_id:" + imageID, "image_digest:" + digest}
 	}
@@ -353,56 +430,54 @@ cache_ttl = "1m"`)
 		e.wantSelectors(t, 100, sel(digest1)...)
 		wantCalls(t, ctrd, calls)
 	})
-	t.Run("another process while the first runs: cached", func(t *testing.T) {
+	t.Run("another process while the container's process runs: cached", func(t *testing.T) {
 		e.proc.add(t, 101, ctrCgroup(idA), 5001)
 		e.wantSelectors(t, 101, sel(digest1)...)
 		e.wantSelectors(t, 101, sel(digest1)...)
 		wantCalls(t, ctrd, calls)
 	})
-	t.Run("every process seen has exited: asked again", func(t *testing.T) {
+	t.Run("the container's process exited: asked again", func(t *testing.T) {
 		// The container was deleted and a new one made under the same
 		// ID from other content.
-		e.proc.exit(t, 100)
-		e.proc.exit(t, 101)
-		ctrd.set(idA, container.Info{Image: "app:v1", ImageID: imageID, ImageDigests: []string{digest2}})
-		e.proc.add(t, 102, ctrCgroup(idA), 6000)
-		e.wantSelectors(t, 102, sel(digest2)...)
+		e.proc.exit(t, init)
+		init = e.run(t, ctrd, idA, v2, ctrCgroup(idA))
+		e.wantSelectors(t, 101, sel(digest2)...)
 		calls++
 		wantCalls(t, ctrd, calls)
 	})
-	t.Run("PID reused by a process of a recreated container: asked again", func(t *testing.T) {
+	t.Run("its PID reused by the process of a recreated container: asked again", func(t *testing.T) {
+		e.proc.add(t, init, ctrCgroup(idA), 7000) // same PID, later start
+		v1.InitPID = init
 		ctrd.set(idA, v1)
-		e.proc.add(t, 102, ctrCgroup(idA), 7000) // same PID, later start
-		e.wantSelectors(t, 102, sel(digest1)...)
+		e.wantSelectors(t, 101, sel(digest1)...)
 		calls++
 		wantCalls(t, ctrd, calls)
 	})
-	t.Run("the process seen moved to another container: asked again", func(t *testing.T) {
-		e.proc.add(t, 102, ctrCgroup(idB), 7000)
-		e.proc.add(t, 103, ctrCgroup(idA), 7001)
-		e.wantSelectors(t, 103, sel(digest1)...)
-		calls++
+	t.Run("a process named after the container elsewhere: refused from the cache", func(t *testing.T) {
+		e.proc.add(t, 102, "0::/elsewhere/"+idA+"\n", 7001)
+		_, err := e.attest(102)
+		wantStatus(t, err, codes.PermissionDenied, fmt.Sprintf("cgroups: pid 102: not in the container %s: cgroup /elsewhere/%s names it, but its process %d is in cgroup /default/%s (hierarchy 0)", idA, idA, init, idA))
 		wantCalls(t, ctrd, calls)
 	})
 	t.Run("TTL", func(t *testing.T) {
 		e.clock.advance(59 * time.Second)
-		e.wantSelectors(t, 103, sel(digest1)...)
+		e.wantSelectors(t, 101, sel(digest1)...)
 		wantCalls(t, ctrd, calls)
 		e.clock.advance(time.Second)
-		e.wantSelectors(t, 103, sel(digest1)...)
+		e.wantSelectors(t, 101, sel(digest1)...)
 		calls++
 		wantCalls(t, ctrd, calls)
 	})
 	t.Run("the runtime says gone: dropped", func(t *testing.T) {
 		e.clock.advance(time.Minute)
 		ctrd.remove(idA)
-		_, err := e.attest(103)
+		_, err := e.attest(101)
 		wantStatus(t, err, codes.NotFound, "container "+idA+`: runtime "containerd" does not know it`)
 		if n := container.CacheLen(e.plugin); n != 0 {
 			t.Fatalf("%d containers cached, want 0", n)
 		}
 		// Errors are not cached.
-		_, err = e.attest(103)
+		_, err = e.attest(101)
 		wantStatus(t, err, codes.NotFound, "container "+idA+`: runtime "containerd" does not know it`)
 		calls += 2
 		wantCalls(t, ctrd, calls)
@@ -415,7 +490,7 @@ func TestCacheBound(t *testing.T) {
 	e.configure(t, `runtime "containerd" { address = "/c.sock" }
 cache_size = 2`)
 	for i, id := range []string{idA, idB, idC} {
-		ctrd.set(id, container.Info{Image: "i"})
+		e.run(t, ctrd, id, container.Info{Image: "i"}, ctrCgroup(id))
 		e.proc.add(t, 100+i, ctrCgroup(id), 1)
 		if _, err := e.attest(100 + i); err != nil {
 			t.Fatal(err)
@@ -440,8 +515,8 @@ func TestExpiredEntriesDropped(t *testing.T) {
 	ctrd := e.runtime("/c.sock")
 	e.configure(t, `runtime "containerd" { address = "/c.sock" }
 cache_ttl = "10s"`)
-	ctrd.set(idA, container.Info{Image: "i"})
-	ctrd.set(idB, container.Info{Image: "i"})
+	e.run(t, ctrd, idA, container.Info{Image: "i"}, ctrCgroup(idA))
+	e.run(t, ctrd, idB, container.Info{Image: "i"}, ctrCgroup(idB))
 	e.proc.add(t, 100, ctrCgroup(idA), 1)
 	e.proc.add(t, 101, ctrCgroup(idB), 1)
 	if _, err := e.attest(100); err != nil {
@@ -462,7 +537,7 @@ func TestConcurrentRequestsFetchOnce(t *testing.T) {
 	ctrd := e.runtime("/c.sock")
 	ctrd.gate = make(chan struct{})
 	e.configure(t, `runtime "containerd" { address = "/c.sock" }`)
-	ctrd.set(idA, container.Info{Image: "i"})
+	e.run(t, ctrd, idA, container.Info{Image: "i"}, ctrCgroup(idA))
 	const n = 8
 	for i := range n {
 		e.proc.add(t, 100+i, ctrCgroup(idA), uint64(i))
@@ -515,7 +590,7 @@ func TestReconfigure(t *testing.T) {
 	old := e.runtime("/old.sock")
 	e.configure(t, `runtime "containerd" { address = "/old.sock" }
 timeout = "10ms"`)
-	old.set(idA, container.Info{Image: "i"})
+	e.run(t, old, idA, container.Info{Image: "i"}, ctrCgroup(idA))
 	e.proc.add(t, 100, ctrCgroup(idA), 1)
 	if _, err := e.attest(100); err != nil {
 		t.Fatal(err)
@@ -640,6 +715,7 @@ func TestThroughPlugin(t *testing.T) {
 	daemon := newFakeDaemon(t)
 	daemon.addPodman(idB)
 	proc.add(t, 200, podmanCgroup(idB), 1)
+	proc.add(t, podmanInitPID, podmanCgroup(idB), 1) // the recorded State.Pid
 	client := serveDockerPlugin(t, proc.dir, fmt.Sprintf("runtime \"podman\" {\n  type = \"docker\"\n  address = %q\n}", "unix://"+daemon.socket))
 	resp, err := client.Attest(context.Background(), &workloadattestorv1.AttestRequest{Pid: 200})
 	if err != nil {

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/defaults"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/platforms"
 	"github.com/opencontainers/image-spec/identity"
 )
@@ -62,7 +65,35 @@ func (r *containerdRuntime) Inspect(ctx context.Context, id string) (containerIn
 	default:
 		return containerInfo{}, fmt.Errorf("container is in several namespaces %q", foundNS)
 	}
-	return r.describe(namespaces.WithNamespace(ctx, foundNS[0]), foundNS[0], found)
+	nsCtx := namespaces.WithNamespace(ctx, foundNS[0])
+	info, err := r.describe(nsCtx, foundNS[0], found)
+	if err != nil {
+		return containerInfo{}, err
+	}
+	if info.InitPID, err = r.initPID(nsCtx, id); err != nil {
+		return containerInfo{}, err
+	}
+	return info, nil
+}
+
+// initPID returns the PID of container id's task (its first process), 0
+// when it has no task or the task is not running.
+func (r *containerdRuntime) initPID(ctx context.Context, id string) (int, error) {
+	resp, err := r.client.TaskService().Get(ctx, &tasks.GetRequest{ContainerID: id})
+	err = errgrpc.ToNative(err)
+	if errdefs.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("get task: %w", err)
+	}
+	proc := resp.GetProcess()
+	switch proc.GetStatus() {
+	case task.Status_RUNNING, task.Status_PAUSING, task.Status_PAUSED:
+		return int(proc.GetPid()), nil
+	default:
+		return 0, nil
+	}
 }
 
 // describe resolves the image of container c in namespace ns. The image

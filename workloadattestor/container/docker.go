@@ -15,7 +15,7 @@ import (
 
 // This is a minimal Docker Engine API client over net/http rather than
 // github.com/docker/docker/client (or github.com/moby/moby/client): the
-// plugin needs two GET requests and four fields, and the official client
+// plugin needs two GET requests and six fields, and the official client
 // brings in the Docker daemon's module graph (API types, distribution,
 // OpenTelemetry, ...), tens of MiB of dependencies for an agent plugin
 // binary, while the Engine API's container and image inspect endpoints are
@@ -70,6 +70,10 @@ type dockerContainer struct {
 	Config *struct {
 		Image string `json:"Image"` // the reference as started
 	} `json:"Config"`
+	State *struct {
+		Running bool `json:"Running"`
+		Pid     int  `json:"Pid"` // the container's first process, host PID
+	} `json:"State"`
 }
 
 // dockerImage is the part of GET /images/{id}/json the plugin reads.
@@ -118,6 +122,9 @@ func parseDockerContainer(body []byte, id string) (containerInfo, error) {
 	var info containerInfo
 	if c.Config != nil {
 		info.Image = c.Config.Image
+	}
+	if c.State != nil && c.State.Running && c.State.Pid > 0 {
+		info.InitPID = c.State.Pid
 	}
 	imageID := c.Image
 	if len(imageID) == 64 {

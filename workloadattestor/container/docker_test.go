@@ -24,6 +24,7 @@ const (
 	podmanImage       = "localhost/wl:v1"
 	podmanImageID     = "60e5f98966af8b2d902426d47eb822331d6762474f6f814b3e37fb0df2e76d06"
 	podmanDigest      = "39ba8254db36deb273092a56b2bf47c773232cda4c970712f4ae03d2878eac6f"
+	podmanInitPID     = 5318 // State.Pid
 )
 
 func readTestdata(t testing.TB, name string) string {
@@ -94,10 +95,14 @@ func (d *fakeDaemon) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // addPodman adds the recorded podman container under ID id, and its image.
-func (d *fakeDaemon) addPodman(id string) {
+func (d *fakeDaemon) addPodman(id string) { d.addPodmanPID(id, podmanInitPID) }
+
+// addPodmanPID is addPodman with the container's process pid (State.Pid).
+func (d *fakeDaemon) addPodmanPID(id string, pid int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.containers[id] = strings.ReplaceAll(d.podmanContainer, podmanContainerID, id)
+	body := strings.ReplaceAll(d.podmanContainer, podmanContainerID, id)
+	d.containers[id] = strings.Replace(body, fmt.Sprintf(`"Pid":%d,`, podmanInitPID), fmt.Sprintf(`"Pid":%d,`, pid), 1)
 	d.images["sha256:"+podmanImageID] = d.podmanImage
 }
 
@@ -112,7 +117,7 @@ func TestDocker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := container.Info{Image: podmanImage, ImageID: "sha256:" + podmanImageID, ImageDigests: []string{"sha256:" + podmanDigest}}
+	want := container.Info{Image: podmanImage, ImageID: "sha256:" + podmanImageID, ImageDigests: []string{"sha256:" + podmanDigest}, InitPID: podmanInitPID}
 	if !infoEqual(info, want) {
 		t.Fatalf("info %+v\nwant %+v", info, want)
 	}
@@ -139,7 +144,7 @@ func TestDocker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := container.Info{Image: podmanImage, ImageID: "sha256:" + podmanImageID,
+		want := container.Info{Image: podmanImage, ImageID: "sha256:" + podmanImageID, InitPID: podmanInitPID,
 			Unresolved: "image sha256:" + podmanImageID + " was removed since the container was created"}
 		if !infoEqual(info, want) {
 			t.Fatalf("info %+v\nwant %+v", info, want)
@@ -175,7 +180,7 @@ func TestDocker(t *testing.T) {
 
 func infoEqual(a, b container.Info) bool {
 	return a.Image == b.Image && a.ImageID == b.ImageID && slices.Equal(a.ImageDigests, b.ImageDigests) &&
-		a.Namespace == b.Namespace && a.Unresolved == b.Unresolved
+		a.Namespace == b.Namespace && a.Unresolved == b.Unresolved && a.InitPID == b.InitPID
 }
 
 func TestParseDocker(t *testing.T) {
@@ -220,6 +225,26 @@ func TestParseDocker(t *testing.T) {
 		{
 			name:      "no image",
 			container: `{"Id":"` + idA + `"}`,
+			want:      container.Info{Unresolved: "the runtime names no image"},
+		},
+		{
+			name:      "running: its first process",
+			container: `{"Id":"` + idA + `","State":{"Running":true,"Pid":4242}}`,
+			want:      container.Info{Unresolved: "the runtime names no image", InitPID: 4242},
+		},
+		{
+			name:      "stopped: no process, whatever Pid says",
+			container: `{"Id":"` + idA + `","State":{"Running":false,"Pid":4242}}`,
+			want:      container.Info{Unresolved: "the runtime names no image"},
+		},
+		{
+			name:      "running without a PID",
+			container: `{"Id":"` + idA + `","State":{"Running":true,"Pid":0}}`,
+			want:      container.Info{Unresolved: "the runtime names no image"},
+		},
+		{
+			name:      "negative PID",
+			container: `{"Id":"` + idA + `","State":{"Running":true,"Pid":-1}}`,
 			want:      container.Info{Unresolved: "the runtime names no image"},
 		},
 		{

@@ -1,12 +1,11 @@
 package container
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"io/fs"
 	"strconv"
 	"syscall"
+
+	"github.com/hwattest/hwattest/workloadattestor/container/cgroups"
 )
 
 // maxStatSize bounds /proc/PID/stat: 52 numbers and a command name of at
@@ -53,23 +52,5 @@ func ignoringEINTR(f func() (int, error)) (int, error) {
 	}
 }
 
-// parseStartTime reads the start time from the contents of /proc/PID/stat:
-// "pid (comm) state ppid ...", where comm may hold spaces and parentheses,
-// so fields are counted from the last ')'.
-func parseStartTime(b []byte) (uint64, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("stat: no command name")
-	}
-	// After ") " field 3 (state) comes first; start time is field 22.
-	fields := bytes.Fields(b[i+1:])
-	const startField = 22 - 3
-	if len(fields) <= startField {
-		return 0, fmt.Errorf("stat: %d fields after the command name, want more than %d", len(fields), startField)
-	}
-	v, err := strconv.ParseUint(string(fields[startField]), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("stat: start time: %w", err)
-	}
-	return v, nil
-}
+// parseStartTime reads the start time from the contents of /proc/PID/stat.
+var parseStartTime = cgroups.ParseStartTime

@@ -45,6 +45,11 @@ type containerInfo struct {
 	Namespace string
 	// Unresolved says why ImageID or ImageDigests are empty (for logs).
 	Unresolved string
+	// InitPID is the container's first process (the one the runtime
+	// started), as the runtime reports it in its PID namespace (the
+	// host's); 0 when the container has no running process. Processes
+	// are confirmed to be in the container against it.
+	InitPID int
 }
 
 // dialFunc makes the client of a runtime of type typ at address (a unix

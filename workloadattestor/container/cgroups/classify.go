@@ -38,6 +38,9 @@ type Container struct {
 	// PodUID is the Kubernetes pod UID with dashes, empty when the layout
 	// shows no pod.
 	PodUID string
+	// FromMounts is set when the process's mounts named the container
+	// (its cgroup lines were all "/").
+	FromMounts bool
 }
 
 var (
@@ -77,6 +80,26 @@ func chain(path string) []link {
 		prev = seg
 	}
 	return out
+}
+
+// containerPrefix returns the part of cgroup path up to and including its
+// last segment that names container id (as chain recognises segments), and
+// whether there is one.
+func containerPrefix(path, id string) (string, bool) {
+	end, prev := -1, ""
+	pos := 0
+	for seg := range strings.SplitSeq(path, "/") {
+		next := pos + len(seg)
+		if l, ok := containerSegment(prev, seg); ok && l.id == id {
+			end = next
+		}
+		prev = seg
+		pos = next + 1
+	}
+	if end < 0 {
+		return "", false
+	}
+	return path[:end], true
 }
 
 // scopePrefixes are the systemd scope (and cgroupfs) names of containers:
@@ -319,5 +342,5 @@ func (e *evidence) container() (Container, bool, error) {
 			return Container{}, false, fmt.Errorf("%w: %s and %s", ErrConflict, ids[0].id, l.id)
 		}
 	}
-	return Container{ID: ids[0].id, Runtime: ids[0].runtime, PodUID: pod}, true, nil
+	return Container{ID: ids[0].id, Runtime: ids[0].runtime, PodUID: pod, FromMounts: true}, true, nil
 }

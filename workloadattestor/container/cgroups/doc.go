@@ -3,7 +3,14 @@
 // /proc/PID/mountinfo. It returns the container ID (64 hex digits), the
 // runtime the layout belongs to, and the Kubernetes pod UID when the cgroup
 // path shows one; or that the process runs in no container. It asks no
-// container runtime anything.
+// container runtime anything, so what it returns is what the process
+// names, not proof: Confirm checks it against the container's own process
+// (the PID its runtime reports), whose cgroup and PID namespace (or mount
+// namespace, when mounts named the container) the process must share.
+//
+// Read takes everything from one handle on /proc/PID (start time, cgroup,
+// namespaces, mount table and the start time again), so that a PID reused
+// meanwhile fails the read instead of mixing two processes.
 //
 // # Cgroup paths
 //
@@ -31,7 +38,7 @@
 // are underscores); it is returned with dashes.
 //
 // A path can pass through several containers (Kubernetes in Docker, kind):
-// the innermost is the process's container. Lines of different hierarchies
+// the innermost is the process's claim, the one Confirm checks. Lines of different hierarchies
 // must agree: each line's containers must all appear in the line with the
 // most, or Identify fails rather than guess. A line that shows no container
 // (the unified line of a hybrid system still in containerd.service) does not
@@ -41,8 +48,9 @@
 //
 // When every cgroup line is "/", the process sits at the root of the
 // agent's cgroup namespace (the agent runs in the same container, or in a
-// nested one) and the cgroup path says nothing. Then the mount table is
-// read: first the roots of cgroup mounts (classified as cgroup paths), then
+// nested one) and the cgroup path says nothing. Then, provided the process
+// is in the reader's user namespace (anyone may make one and mount there
+// what it likes), the mount table is read: first the roots of cgroup mounts (classified as cgroup paths), then
 // the roots of the bind mounts runtimes make for each container:
 //
 //	.../containers/<id>/{hostname,hosts,resolv.conf}          Docker

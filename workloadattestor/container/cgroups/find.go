@@ -2,32 +2,23 @@ package cgroups
 
 import (
 	"fmt"
-	"path/filepath"
-	"strconv"
-
-	"github.com/hwattest/hwattest/internal/readfile"
 )
 
-// Find returns the container process pid runs in, from proc/PID/cgroup and,
-// only when that names no cgroup, proc/PID/mountinfo. proc is the procfs
-// mount, normally "/proc" (a host's /proc mounted elsewhere when the agent
-// runs in a container). ok is false when the process runs in no container.
-// A process that exits meanwhile is an error wrapping fs.ErrNotExist.
+// Find returns the container process pid names: Read, then Container. proc
+// is the procfs mount, normally "/proc" (a host's /proc mounted elsewhere
+// when the agent runs in a container). ok is false when the process names
+// no container. A process that exits meanwhile is an error wrapping
+// fs.ErrNotExist. What it returns is only what the process shows: see
+// Confirm.
 func Find(proc string, pid int) (c Container, ok bool, err error) {
-	dir := filepath.Join(proc, strconv.Itoa(pid))
-	cgroup, err := readfile.Limited(filepath.Join(dir, "cgroup"), MaxCgroupSize)
-	if err == nil {
-		c, ok, err = identify(cgroup, func() ([]byte, error) {
-			return readfile.Limited(filepath.Join(dir, "mountinfo"), MaxMountinfoSize)
-		})
-	}
+	p, err := Read(proc, pid)
 	if err != nil {
-		return Container{}, false, fmt.Errorf("cgroups: pid %d: %w", pid, err)
+		return Container{}, false, err
 	}
-	return c, ok, nil
+	return p.Container()
 }
 
-// Identify is Find on the contents of /proc/PID/cgroup and
+// Identify is Container on the contents of /proc/PID/cgroup and
 // /proc/PID/mountinfo (which it reads only when the cgroup file names no
 // cgroup; it may be nil otherwise).
 func Identify(cgroup, mountinfo []byte) (Container, bool, error) {
@@ -43,13 +34,25 @@ func identify(cgroup []byte, mountinfo func() ([]byte, error)) (Container, bool,
 	if err != nil {
 		return Container{}, false, err
 	}
-	chains := make([][]link, 0, len(entries))
-	informative := false
+	return identifyEntries(entries, mountinfo)
+}
+
+// informative reports whether a cgroup line shows more than "/".
+func informative(entries []CgroupEntry) bool {
 	for _, e := range entries {
-		chains = append(chains, chain(e.Path))
-		informative = informative || e.Path != "/"
+		if e.Path != "/" {
+			return true
+		}
 	}
-	if informative {
+	return false
+}
+
+func identifyEntries(entries []CgroupEntry, mountinfo func() ([]byte, error)) (Container, bool, error) {
+	if informative(entries) {
+		chains := make([][]link, 0, len(entries))
+		for _, e := range entries {
+			chains = append(chains, chain(e.Path))
+		}
 		return merge(chains)
 	}
 	// Every line is "/": the process is at the root of the reader's
@@ -62,13 +65,14 @@ func identify(cgroup []byte, mountinfo func() ([]byte, error)) (Container, bool,
 	if err != nil {
 		return Container{}, false, err
 	}
-	chains = chains[:0]
+	var chains [][]link
 	for _, m := range mounts {
 		if m.FSType == "cgroup" || m.FSType == "cgroup2" {
 			chains = append(chains, chain(m.Root))
 		}
 	}
 	if c, ok, err := merge(chains); ok || err != nil {
+		c.FromMounts = ok
 		return c, ok, err
 	}
 	var e evidence

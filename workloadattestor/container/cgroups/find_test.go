@@ -60,13 +60,13 @@ var layouts = []struct {
 	{name: "hybrid-host-service"},
 	{name: "hybrid-kind-nested", want: cgroups.Container{ID: kindID, Runtime: cgroups.RuntimeUnknown, PodUID: kindPod}},
 	// at the root of the reader's cgroup namespace: only the mounts tell
-	{name: "nested-docker", want: cgroups.Container{ID: dockerID, Runtime: cgroups.RuntimeDocker}},
-	{name: "nested-docker-own-fs", want: cgroups.Container{ID: dockerID, Runtime: cgroups.RuntimeDocker}},
-	{name: "nested-podman", want: cgroups.Container{ID: podmanID, Runtime: cgroups.RuntimePodman}},
+	{name: "nested-docker", want: cgroups.Container{ID: dockerID, Runtime: cgroups.RuntimeDocker, FromMounts: true}},
+	{name: "nested-docker-own-fs", want: cgroups.Container{ID: dockerID, Runtime: cgroups.RuntimeDocker, FromMounts: true}},
+	{name: "nested-podman", want: cgroups.Container{ID: podmanID, Runtime: cgroups.RuntimePodman, FromMounts: true}},
 	{name: "nested-k8s-containerd", err: "cgroups: pod " + podUID + ": in a container, but neither its cgroups nor its mounts name the container ID"},
-	{name: "nested-k8s-containerd-volume", want: cgroups.Container{ID: k8sID, Runtime: cgroups.RuntimeContainerd, PodUID: podUID}},
+	{name: "nested-k8s-containerd-volume", want: cgroups.Container{ID: k8sID, Runtime: cgroups.RuntimeContainerd, PodUID: podUID, FromMounts: true}},
 	{name: "nested-crio", err: "cgroups: pod " + podUID + ": in a container, but neither its cgroups nor its mounts name the container ID"},
-	{name: "nested-v1-cgroup-mounts", want: cgroups.Container{ID: dockerID, Runtime: cgroups.RuntimeDocker}},
+	{name: "nested-v1-cgroup-mounts", want: cgroups.Container{ID: dockerID, Runtime: cgroups.RuntimeDocker, FromMounts: true}},
 	{name: "nested-docker-conflict", err: "cgroups: conflicting containers: " + dockerID + " and " + docker2ID},
 	{name: "nested-host"},
 }
@@ -145,6 +145,7 @@ func TestCgroupLineEdgeCases(t *testing.T) {
 		{name: "same container in two pods", cgroup: "1:cpu:/kubepods/pod" + podUID + "/" + k8sID + "\n2:memory:/kubepods/pod" + kindPod + "/" + k8sID + "\n", err: "cgroups: conflicting containers: container " + k8sID + " in pods " + podUID + " and " + kindPod},
 		{name: "not absolute", cgroup: "0::docker/" + dockerID + "\n", err: `cgroups: cgroup line 1: path "docker/` + dockerID + `" is not absolute`},
 		{name: "two fields", cgroup: "0:/\n", err: "cgroups: cgroup line 1: want hierarchy-ID:controllers:path"},
+		{name: "a hierarchy twice", cgroup: "0::/docker/" + dockerID + "\n00::/\n", err: "cgroups: cgroup line 2: hierarchy 0: listed twice"},
 		{name: "bad hierarchy ID", cgroup: "\nx::/\n", err: `cgroups: cgroup line 2: hierarchy ID "x" is not a number`},
 	}
 	for _, tt := range tests {
@@ -163,17 +164,38 @@ func TestCgroupLineEdgeCases(t *testing.T) {
 	}
 }
 
-// writeProc makes proc/<pid>/ with the given files.
-func writeProc(t *testing.T, pid string, files map[string][]byte) string {
+// writeProc makes proc/<pid>/ with the given files, a stat file, and
+// namespace files: ns/pid, ns/mnt and ns/user, the last one the same file
+// as proc/self/ns/user (the reader's user namespace) unless foreignUser.
+func writeProc(t *testing.T, pid string, files map[string][]byte, foreignUser ...bool) string {
 	t.Helper()
 	proc := t.TempDir()
-	if err := os.Mkdir(filepath.Join(proc, pid), 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{filepath.Join(pid, "ns"), filepath.Join("self", "ns")} {
+		if err := os.MkdirAll(filepath.Join(proc, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := map[string][]byte{
+		"stat":    []byte(pid + " (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n"),
+		"ns/pid":  nil,
+		"ns/mnt":  nil,
+		"ns/user": nil,
 	}
 	for name, b := range files {
+		all[name] = b
+	}
+	for name, b := range all {
 		if err := os.WriteFile(filepath.Join(proc, pid, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	self := filepath.Join(proc, "self", "ns", "user")
+	if len(foreignUser) > 0 && foreignUser[0] {
+		if err := os.WriteFile(self, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.Link(filepath.Join(proc, pid, "ns", "user"), self); err != nil {
+		t.Fatal(err)
 	}
 	return proc
 }
@@ -189,8 +211,26 @@ func TestFind(t *testing.T) {
 	t.Run("mountinfo read at the cgroup namespace root", func(t *testing.T) {
 		proc := writeProc(t, "42", map[string][]byte{"cgroup": []byte("0::/\n"), "mountinfo": readFixture(t, "nested-podman", "mountinfo")})
 		got, ok, err := cgroups.Find(proc, 42)
-		if want := (cgroups.Container{ID: podmanID, Runtime: cgroups.RuntimePodman}); err != nil || !ok || got != want {
+		if want := (cgroups.Container{ID: podmanID, Runtime: cgroups.RuntimePodman, FromMounts: true}); err != nil || !ok || got != want {
 			t.Fatalf("got %+v, %v, %v", got, ok, err)
+		}
+	})
+	t.Run("mounts of another user namespace are not read", func(t *testing.T) {
+		proc := writeProc(t, "42", map[string][]byte{"cgroup": []byte("0::/\n"), "mountinfo": readFixture(t, "nested-podman", "mountinfo")}, true)
+		p, err := cgroups.Read(proc, 42)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := p.Container()
+		if err != nil || ok || !p.ForeignUserNS {
+			t.Fatalf("got %+v, %v, %v; foreign user namespace %v", got, ok, err, p.ForeignUserNS)
+		}
+	})
+	t.Run("start time", func(t *testing.T) {
+		proc := writeProc(t, "42", map[string][]byte{"cgroup": readFixture(t, "v2-docker-systemd", "cgroup")})
+		p, err := cgroups.Read(proc, 42)
+		if err != nil || p.Start != 777 || p.PID != 42 {
+			t.Fatalf("got %+v, %v", p, err)
 		}
 	})
 	t.Run("process gone", func(t *testing.T) {

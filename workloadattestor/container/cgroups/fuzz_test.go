@@ -1,6 +1,7 @@
 package cgroups_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -72,6 +73,27 @@ func FuzzParseCgroup(f *testing.F) {
 		checkResult(t, c, ok)
 		if c2, ok2, _ := cgroups.Identify(b, nil); c2 != c || ok2 != ok {
 			t.Fatalf("not deterministic: %+v %v, then %+v %v", c, ok, c2, ok2)
+		}
+		if !ok || c.FromMounts {
+			return
+		}
+		// A process is in the container its cgroups name when it is that
+		// container's own process; and not in it when that process is
+		// one level above (a cgroup named after it below its own).
+		p, err := cgroups.NewProcess(1, b, nil, cgroups.NS{Ino: 1}, cgroups.NS{Ino: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cgroups.Confirm(p, c, p); err != nil {
+			t.Fatalf("not in its own container: %v", err)
+		}
+		nested := bytes.ReplaceAll(b, []byte(c.ID), []byte(c.ID+"/docker/"+c.ID))
+		if q, err := cgroups.NewProcess(2, nested, nil, cgroups.NS{Ino: 1}, cgroups.NS{Ino: 2}); err == nil {
+			if c2, ok2, err := cgroups.Identify(nested, nil); err == nil && ok2 && c2.ID == c.ID {
+				if err := cgroups.Confirm(q, c2, p); err == nil {
+					t.Fatalf("a cgroup named after %s below it is confirmed", c.ID)
+				}
+			}
 		}
 	})
 }

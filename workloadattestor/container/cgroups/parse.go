@@ -50,6 +50,7 @@ func parseCgroup(b []byte) ([]CgroupEntry, error) {
 		return nil, fmt.Errorf("cgroup file larger than %d bytes", MaxCgroupSize)
 	}
 	var out []CgroupEntry
+	seen := map[string]bool{}
 	for n, line := range lines(b) {
 		id, rest, ok1 := strings.Cut(line, ":")
 		ctrl, path, ok2 := strings.Cut(rest, ":")
@@ -63,6 +64,13 @@ func parseCgroup(b []byte) ([]CgroupEntry, error) {
 		if !strings.HasPrefix(path, "/") {
 			return nil, fmt.Errorf("cgroup line %d: path %q is not absolute", n, path)
 		}
+		// The kernel lists each hierarchy once; a file that does not is
+		// not one, and Confirm compares processes hierarchy by hierarchy.
+		key := strconv.Itoa(h) + ":" + ctrl
+		if seen[key] {
+			return nil, fmt.Errorf("cgroup line %d: hierarchy %s listed twice", n, key)
+		}
+		seen[key] = true
 		e := CgroupEntry{HierarchyID: h, Path: strings.TrimSuffix(path, deletedSuffix)}
 		if ctrl != "" {
 			e.Controllers = strings.Split(ctrl, ",")
