@@ -245,7 +245,7 @@ func TestConfigErrorsTogether(t *testing.T) {
 		HclConfiguration: `require = "maybe"
 bogus = 1
 deny_ek_hashes = ["xyz"]
-expose_boot_components = ["EV_NOPE"]
+expose_boot_components = [9]
 pcrs = { md5 = [0] }`,
 	})
 	if status.Code(err) != codes.InvalidArgument {
@@ -253,7 +253,7 @@ pcrs = { md5 = [0] }`,
 	}
 	for _, want := range []string{`unknown configuration key "bogus"`, `require "maybe": want certificate, hash, either or both`,
 		`deny_ek_hashes: "xyz" is not a hex SHA-256`, `pcrs: unknown bank "md5"`,
-		`expose_boot_components: "EV_NOPE" is not one of [`} {
+		`expose_boot_components: PCR 9 is not one of 0-7`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
