@@ -42,6 +42,7 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote:FuzzVerifyEK \
 	./pkg/tpmquote:FuzzVerifyAK \
 	./pkg/tpmquote:FuzzEventLog \
+	./pkg/tpmquote:FuzzEventLogMutations \
 	./pkg/tpmquote:FuzzQuote \
 	./pkg/tpmquote/ima:FuzzParse \
 	./pkg/evidence:FuzzDecode \

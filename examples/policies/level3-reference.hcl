@@ -12,7 +12,7 @@
 # hwattest reference writes exactly this block: ek_certificate when every EK
 # certificate chained, secure_boot when every log showed it on, the PCR values
 # per bank (each value seen where machines differ, or the PCR left out with
-# --on-difference omit) and the measured boot applications and drivers. The
+# --on-difference omit) and every digest measured into PCRs 2 and 4. The
 # server plugin must quote every PCR listed (its pcrs, default sha256 0-7).
 policy "level3-reference" {
   required    = false
@@ -27,7 +27,7 @@ policy "level3-reference" {
     "sha256:6:0000000000000000000000000000000000000000000000000000000000000000",
     "sha256:7:0000000000000000000000000000000000000000000000000000000000000000",
   ]
-  # the boot applications and drivers the verified boot logs measured
+  # every digest the verified boot logs measured into PCRs 2 and 4
   boot_components = [
     "0000000000000000000000000000000000000000000000000000000000000000", # PCR 4 EV_EFI_BOOT_SERVICES_APPLICATION
   ]

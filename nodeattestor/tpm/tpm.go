@@ -35,9 +35,12 @@ type SelectorOptions struct {
 	PCRs tpmquote.PCRSelection
 	// Policies are the names of the policies the node satisfied.
 	Policies []string
-	// BootComponents are the event types (e.g. "EV_EFI_BOOT_SERVICES_APPLICATION")
-	// whose verified boot components are exposed as selectors.
-	BootComponents []string
+	// BootPCRs are the PCRs (0-7) whose boot components measured before
+	// the PCR's separator are exposed as selectors (tpmquote
+	// BootComponent.BeforeSeparator). Components after it are never
+	// exposed: root can extend PCRs 0-7 at run time, so their presence
+	// proves nothing (a boot_components policy judges them instead).
+	BootPCRs []int
 }
 
 // Selectors returns the selector values (without the "tpm:" prefix SPIRE
@@ -50,8 +53,10 @@ type SelectorOptions struct {
 //	secureboot:enabled|disabled          when the boot log establishes it
 //	pcr:<bank>:<index>:<hex value>       each exposed, quoted PCR
 //	policy:<name>                        each satisfied policy
-//	boot:<pcr>:<event type>:<hex digest> each verified boot component of a
-//	                                     type listed in BootComponents
+//	boot:<pcr>:<hex digest>              each boot component of a PCR in
+//	                                     BootPCRs measured before its
+//	                                     separator (the event type is not
+//	                                     measured, so it is not part of it)
 func Selectors(res *tpmquote.Result, opts SelectorOptions) []string {
 	sel := []string{"pub_hash:" + res.EKHash}
 	if res.EKCertVerified {
@@ -76,14 +81,10 @@ func Selectors(res *tpmquote.Result, opts SelectorOptions) []string {
 			}
 		}
 	}
-	if res.Boot != nil && len(opts.BootComponents) > 0 {
-		types := map[string]bool{}
-		for _, t := range opts.BootComponents {
-			types[t] = true
-		}
+	if res.Boot != nil {
 		for _, c := range res.Boot.Components {
-			if types[c.Type] {
-				sel = append(sel, "boot:"+strconv.Itoa(c.PCR)+":"+c.Type+":"+hex.EncodeToString(c.Digest))
+			if c.BeforeSeparator && slices.Contains(opts.BootPCRs, c.PCR) {
+				sel = append(sel, "boot:"+strconv.Itoa(c.PCR)+":"+hex.EncodeToString(c.Digest))
 			}
 		}
 	}

@@ -56,24 +56,23 @@ func TestSelectors(t *testing.T) {
 		t.Errorf("Selectors =\n%q\nwant\n%q", got, want)
 	}
 
-	// Boot components of the listed types, each digest once.
+	// Boot components of the listed PCRs measured before the separator,
+	// each digest once, without the (unmeasured) event type.
 	res.Boot.Components = []tpmquote.BootComponent{
-		{PCR: 4, Type: "EV_EFI_BOOT_SERVICES_APPLICATION", Digest: []byte{1}},
-		{PCR: 4, Type: "EV_EFI_BOOT_SERVICES_APPLICATION", Digest: []byte{1}},
-		{PCR: 8, Type: "EV_IPL", Digest: []byte{2}},
+		{PCR: 2, Type: "EV_EFI_BOOT_SERVICES_DRIVER", Digest: []byte{1}, BeforeSeparator: true},
+		{PCR: 2, Type: "EV_EFI_ACTION", Digest: []byte{1}, BeforeSeparator: true},
+		{PCR: 4, Type: "EV_EFI_BOOT_SERVICES_APPLICATION", Digest: []byte{3}},
+		{PCR: 0, Type: "EV_S_CRTM_VERSION", Digest: []byte{4}, BeforeSeparator: true},
 	}
-	got = tpm.Selectors(res, tpm.SelectorOptions{BootComponents: []string{"EV_EFI_BOOT_SERVICES_APPLICATION"}})
-	n := 0
+	got = tpm.Selectors(res, tpm.SelectorOptions{BootPCRs: []int{2, 4}})
+	var boot []string
 	for _, s := range got {
-		if s == "boot:4:EV_EFI_BOOT_SERVICES_APPLICATION:01" {
-			n++
-		}
-		if s == "boot:8:EV_IPL:02" {
-			t.Error("unlisted component type exposed")
+		if strings.HasPrefix(s, "boot:") {
+			boot = append(boot, s)
 		}
 	}
-	if n != 1 {
-		t.Errorf("selectors %q", got)
+	if want := []string{"boot:2:01"}; !reflect.DeepEqual(boot, want) {
+		t.Errorf("boot selectors %q, want %q (PCR 4's is after the separator, PCR 0 is not listed)", boot, want)
 	}
 
 	// Hash-only EK, no boot log: only pub_hash.

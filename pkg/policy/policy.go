@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -23,8 +24,11 @@ type Policy struct {
 	// PCRs lists the allowed values of quoted PCRs, by bank and index.
 	PCRs map[tpmquote.HashAlg]map[int][][]byte
 	// BootComponents, when not nil, lists the allowed digests (of the
-	// replayed bank) of boot applications and drivers: every verified
-	// EV_EFI_BOOT_SERVICES_APPLICATION/DRIVER event must be one of them.
+	// replayed bank) of boot components: every digest extended into PCR 2
+	// and PCR 4 (tpmquote Boot.ComponentPCRs, both required) must be one of
+	// them, whatever event type the log gives it (types are not measured),
+	// before or after the PCR's separator (a run time extend adds digests,
+	// it cannot remove one).
 	BootComponents map[string]bool
 	// IMAAllowlist, when not nil, lists the allowed file hashes (hex): an
 	// IMA log must have been verified, start with the kernel's
@@ -69,18 +73,7 @@ func (p *Policy) Evaluate(res *tpmquote.Result) []string {
 		}
 	}
 	if p.BootComponents != nil {
-		if res.Boot == nil {
-			fails = append(fails, "boot components required, but no boot event log was verified")
-		} else {
-			for _, c := range res.Boot.Components {
-				if c.Type != "EV_EFI_BOOT_SERVICES_APPLICATION" && c.Type != "EV_EFI_BOOT_SERVICES_DRIVER" {
-					continue
-				}
-				if d := hex.EncodeToString(c.Digest); !p.BootComponents[d] {
-					fails = append(fails, fmt.Sprintf("boot component %s %s (PCR %d) is not allowed", c.Type, d, c.PCR))
-				}
-			}
-		}
+		fails = append(fails, p.bootComponents(res)...)
 	}
 	if p.IMAAllowlist != nil {
 		switch {
@@ -96,6 +89,35 @@ func (p *Policy) Evaluate(res *tpmquote.Result) []string {
 					fails = append(fails, fmt.Sprintf("IMA: %s (%s:%x) is not allowed", e.Path, e.HashAlg, e.Hash))
 				}
 			}
+		}
+	}
+	return fails
+}
+
+// componentPCRs are the PCRs whose every digest a boot_components rule
+// judges (tpmquote Boot.ComponentPCRs).
+var componentPCRs = []int{2, 4}
+
+// bootComponents judges every digest of componentPCRs by digest alone.
+func (p *Policy) bootComponents(res *tpmquote.Result) []string {
+	if res.Boot == nil {
+		return []string{"boot components required, but no boot event log was verified"}
+	}
+	var fails []string
+	for _, idx := range componentPCRs {
+		if !slices.Contains(res.Boot.ComponentPCRs, idx) {
+			fails = append(fails, fmt.Sprintf("boot components required, but the log does not establish PCR %d's (not quoted, or replayed only in sha1)", idx))
+		}
+	}
+	if len(fails) > 0 {
+		return fails
+	}
+	for _, c := range res.Boot.Components {
+		if !slices.Contains(componentPCRs, c.PCR) {
+			continue
+		}
+		if d := hex.EncodeToString(c.Digest); !p.BootComponents[d] {
+			fails = append(fails, fmt.Sprintf("boot component %s (PCR %d, logged as %s) is not allowed", d, c.PCR, c.Type))
 		}
 	}
 	return fails

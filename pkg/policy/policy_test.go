@@ -17,7 +17,14 @@ func TestEvaluate(t *testing.T) {
 		PCRs:           tpmquote.PCRValues{tpmquote.SHA256: {7: ff}},
 		Boot: &tpmquote.Boot{
 			SecureBoot: tpmquote.SecureBoot{Known: true, Enabled: false},
-			Components: []tpmquote.BootComponent{{PCR: 4, Type: "EV_EFI_BOOT_SERVICES_APPLICATION", Digest: []byte{1, 2}}},
+			Components: []tpmquote.BootComponent{
+				{PCR: 4, Type: "EV_EFI_BOOT_SERVICES_APPLICATION", Digest: []byte{1, 2}},
+				// Relabelled: judged by its digest all the same.
+				{PCR: 2, Type: "EV_EFI_ACTION", Digest: []byte{3, 4}},
+				// Not in PCR 2 or 4: not judged.
+				{PCR: 8, Type: "EV_IPL", Digest: []byte{5, 6}},
+			},
+			ComponentPCRs: []int{2, 4},
 		},
 	}
 	policies := []*policy.Policy{
@@ -25,7 +32,7 @@ func TestEvaluate(t *testing.T) {
 		{Name: "sb", SecureBoot: true},
 		{Name: "pcr7", Required: true, PCRs: map[tpmquote.HashAlg]map[int][][]byte{tpmquote.SHA256: {7: {zero, ff}}}},
 		{Name: "pcr7-zero", PCRs: map[tpmquote.HashAlg]map[int][][]byte{tpmquote.SHA256: {7: {zero}}}},
-		{Name: "boot", BootComponents: map[string]bool{"0102": true}},
+		{Name: "boot", BootComponents: map[string]bool{"0102": true, "0304": true}},
 		{Name: "boot-strict", Required: true, BootComponents: map[string]bool{}},
 		{Name: "ima", IMAAllowlist: map[string]bool{}},
 	}
@@ -33,7 +40,8 @@ func TestEvaluate(t *testing.T) {
 	if want := []string{"boot", "genuine", "pcr7"}; !reflect.DeepEqual(sat, want) {
 		t.Errorf("satisfied %q, want %q", sat, want)
 	}
-	want := []string{`policy "boot-strict": boot component EV_EFI_BOOT_SERVICES_APPLICATION 0102 (PCR 4) is not allowed`}
+	want := []string{`policy "boot-strict": boot component 0102 (PCR 4, logged as EV_EFI_BOOT_SERVICES_APPLICATION) is not allowed; ` +
+		`boot component 0304 (PCR 2, logged as EV_EFI_ACTION) is not allowed`}
 	if !reflect.DeepEqual(refused, want) {
 		t.Errorf("refused %q, want %q", refused, want)
 	}
@@ -42,6 +50,18 @@ func TestEvaluate(t *testing.T) {
 	}
 	if got := policies[3].Evaluate(res); len(got) != 1 || got[0] != "sha256 PCR 7 is "+string(bytes.Repeat([]byte("ff"), 32))+", not a reference value" {
 		t.Errorf("pcr7-zero: %q", got)
+	}
+	// A log that does not establish PCR 2 (not quoted) or any (sha1 only)
+	// fails the rule instead of passing with fewer components.
+	for _, pcrs := range [][]int{{4}, nil} {
+		r := *res
+		b := *res.Boot
+		b.ComponentPCRs = pcrs
+		r.Boot = &b
+		got := policies[4].Evaluate(&r)
+		if len(got) == 0 || got[0] != "boot components required, but the log does not establish PCR 2's (not quoted, or replayed only in sha1)" {
+			t.Errorf("boot with component PCRs %v: %q", pcrs, got)
+		}
 	}
 	if got := policies[6].Evaluate(res); !reflect.DeepEqual(got, []string{"IMA allowlist required, but no IMA log was verified"}) {
 		t.Errorf("ima: %q", got)

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -19,8 +19,16 @@ const maxComponentData = 256
 // SHA-1 format) with go-attestation, whose parser carries the vendor
 // workarounds real firmware needs, and replays it against the quoted PCRs in
 // every quoted bank the log has digests for. Every such bank must replay: a
-// log that matches one bank and not another is refused.
-func replayBootLog(raw []byte, quoted PCRValues) (boot *Boot, err error) {
+// log that matches one bank and not another is refused. A quoted PCR 0-7
+// that the log has no event for must be at its reset value (go-attestation
+// accepts a log that leaves a PCR out entirely).
+//
+// What the log shows is read from the events of one bank: SHA-256 when it
+// replayed, else another bank stronger than SHA-1, else SHA-1. A log that
+// replayed only in SHA-1 establishes neither the secure boot state nor the
+// boot components unless allowSHA1 (Options.AllowSHA1Boot): SHA-1 collisions
+// are practical, and the digests are all that binds the events to the TPM.
+func replayBootLog(raw []byte, quoted PCRValues, allowSHA1 bool) (boot *Boot, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			boot, err = nil, refuse(ReasonMalformed, "event log: undecodable")
@@ -53,10 +61,11 @@ func replayBootLog(raw []byte, quoted PCRValues) (boot *Boot, err error) {
 			}
 			return nil, refuse(ReasonEventLog, "event log: %s bank: %w", alg, err)
 		}
+		if err := checkUnlogged(alg, bank, verified); err != nil {
+			return nil, err
+		}
 		boot.Banks = append(boot.Banks, alg)
-		// Read the state from the SHA-256 events, else the first bank:
-		// go-attestation compares variable digests in SHA-1 and SHA-256.
-		if events == nil || alg == SHA256 {
+		if events == nil || bankRank(alg) > bankRank(evBank) {
 			events, evBank = verified, alg
 		}
 	}
@@ -64,20 +73,66 @@ func replayBootLog(raw []byte, quoted PCRValues) (boot *Boot, err error) {
 		return nil, refuse(ReasonEventLog, "event log has no digests in the quoted banks %v", quoted.Banks())
 	}
 	boot.Events = len(events)
-	boot.SecureBoot = secureBootState(events, evBank)
-	n := 0
-	for _, e := range events {
-		if componentTypes[e.Type] {
-			n++
-		}
+	if evBank == SHA1 && !allowSHA1 {
+		boot.SecureBoot = SecureBoot{Detail: sha1Only}
+		boot.Anomalies = append(boot.Anomalies, sha1Only)
+		return boot, nil
 	}
-	boot.Components = make([]BootComponent, 0, n)
-	for _, e := range events {
-		if c, ok := component(e, evBank); ok {
-			boot.Components = append(boot.Components, c)
+	boot.SecureBoot = secureBootState(events)
+	boot.Components, boot.Anomalies = components(events, evBank)
+	for _, idx := range componentPCRs {
+		if _, ok := quoted[evBank][idx]; ok {
+			boot.ComponentPCRs = append(boot.ComponentPCRs, idx)
 		}
 	}
 	return boot, nil
+}
+
+// sha1Only is why a log that replayed only in SHA-1 establishes nothing.
+const sha1Only = "the log replayed only in the sha1 bank: secure boot state and boot components not read (quote a sha256 bank, or allow sha1)"
+
+// bankRank orders the banks the state is read from: SHA-256 (whose digests
+// go-attestation's secure boot parser checks), then the longer SHA-2 banks,
+// then SHA-1.
+func bankRank(alg HashAlg) int {
+	switch alg {
+	case SHA256:
+		return 3
+	case SHA384, SHA512:
+		return 2
+	case SHA1:
+		return 1
+	}
+	return 0
+}
+
+// checkUnlogged refuses a log that has no event for a quoted PCR 0-7 that is
+// not at its reset value (zero): go-attestation's replay accepts a PCR with
+// no events whatever its value, so leaving out every event of PCR 4 would
+// otherwise hide every boot application.
+func checkUnlogged(alg HashAlg, bank map[int][]byte, verified []attest.Event) error {
+	var logged [8]bool
+	for _, e := range verified {
+		if e.Index >= 0 && e.Index < len(logged) {
+			logged[e.Index] = true
+		}
+	}
+	for idx := range logged {
+		v, ok := bank[idx]
+		if ok && !logged[idx] && !isZero(v) {
+			return refuse(ReasonEventLog, "event log has no event for the quoted %s PCR %d, which is not at its reset value", alg, idx)
+		}
+	}
+	return nil
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func asReplayError(err error, target *attest.ReplayError) bool {
@@ -92,42 +147,72 @@ func asReplayError(err error, target *attest.ReplayError) bool {
 // measures the secure boot configuration variables into PCR 7.
 const evEFIVariableDriverConfig = 0x80000001
 
+// evSeparator is EV_SEPARATOR.
+const evSeparator = 0x00000004
+
 // efiGlobalVariable is EFI_GLOBAL_VARIABLE {8BE4DF61-93CA-11d2-AA0D-00E098032B8C}
 // in its mixed-endian wire form.
 var efiGlobalVariable = []byte{0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c}
 
-// secureBootState reads the UEFI SecureBoot variable from the verified PCR 7
-// events. It reads that one variable itself instead of calling
-// go-attestation's ParseSecurebootState, which parses every signature
-// database (db, dbx, KEK, PK and their X.509 certificates) and was half the
-// cost of a whole verification; the database contents are not used here.
-// The event's digest must cover its data (UEFI_VARIABLE_DATA), so the state
-// is as verified as the replay.
-func secureBootState(events []attest.Event, bank HashAlg) SecureBoot {
-	for _, e := range events {
-		if e.Index != 7 || e.Type != evEFIVariableDriverConfig {
-			continue
-		}
-		name, value, ok := parseUEFIVariable(e.Data)
-		if !ok || name != "SecureBoot" {
-			continue
-		}
-		if !hashMatches(bank.Hash(), e.Data, e.Digest) {
-			return SecureBoot{Detail: "SecureBoot variable event: digest does not cover its data"}
-		}
-		if len(value) != 1 {
-			return SecureBoot{Detail: fmt.Sprintf("SecureBoot variable is %d bytes, want 1", len(value))}
-		}
-		return SecureBoot{Known: true, Enabled: value[0] == 1}
+// secureBootState reads the UEFI secure boot state from the verified events
+// with go-attestation's ParseSecurebootState, which refuses a PCR 7 that an
+// honest firmware does not produce: an event type not expected in PCR 7 (so
+// relabelling the SecureBoot event fails), an EFI variable event whose
+// digest does not cover its data, a variable measured twice or after the
+// separator (so a SecureBoot=1 event extended at run time fails), a second
+// separator, a UEFI debugger, and secure boot on without PK, KEK, db and a
+// key used. Its refusal makes the state unknown, with the reason in Detail.
+//
+// Two cases it leaves to its caller are unknown here too: no PCR 7
+// separator (then no event is known to come from the firmware before boot:
+// root can extend PCR 7 with a whole forged configuration on a platform
+// whose firmware left it untouched), and no SecureBoot variable of
+// EFI_GLOBAL_VARIABLE before the separator (then it reports disabled,
+// which the log does not show).
+//
+// This parses every signature database (PK, KEK, db, dbx) and costs more
+// than reading the one variable, which this package once did instead; that
+// shortcut let a relabelled or runtime-extended event decide the state.
+func secureBootState(events []attest.Event) SecureBoot {
+	st, err := attest.ParseSecurebootState(events)
+	if err != nil {
+		return SecureBoot{Detail: "PCR 7: " + err.Error()}
 	}
-	return SecureBoot{Detail: "no verified SecureBoot variable event in PCR 7"}
+	var separator, found bool
+	for _, e := range events {
+		if e.Index != 7 {
+			continue
+		}
+		switch e.Type {
+		case evSeparator:
+			separator = true
+		case evEFIVariableDriverConfig:
+			// ParseSecurebootState has checked that every such event
+			// parses, is before the separator, is not repeated and that
+			// its digest covers its data.
+			if name, _, guidOK := parseUEFIVariable(e.Data); name == "SecureBoot" {
+				if !guidOK {
+					return SecureBoot{Detail: "PCR 7: the SecureBoot variable is not of EFI_GLOBAL_VARIABLE"}
+				}
+				found = true
+			}
+		}
+	}
+	switch {
+	case !separator:
+		return SecureBoot{Detail: "PCR 7 has no separator: no event is known to precede boot"}
+	case !found:
+		return SecureBoot{Detail: "no SecureBoot variable measured into PCR 7 before its separator"}
+	}
+	return SecureBoot{Known: true, Enabled: st.Enabled}
 }
 
-// parseUEFIVariable parses a UEFI_VARIABLE_DATA of EFI_GLOBAL_VARIABLE
-// (TCG PC Client Platform Firmware Profile, 10.2.6): GUID, name length and
-// data length (UINT64, in characters and bytes), UCS-2 name, data.
-func parseUEFIVariable(b []byte) (name string, value []byte, ok bool) {
-	if len(b) < 32 || !bytes.Equal(b[:16], efiGlobalVariable) {
+// parseUEFIVariable parses a UEFI_VARIABLE_DATA (TCG PC Client Platform
+// Firmware Profile, 10.2.6): GUID, name length and data length (UINT64, in
+// characters and bytes), UCS-2 name, data. global says whether the GUID is
+// EFI_GLOBAL_VARIABLE; name is "" when b does not parse.
+func parseUEFIVariable(b []byte) (name string, value []byte, global bool) {
+	if len(b) < 32 {
 		return "", nil, false
 	}
 	nameLen := binary.LittleEndian.Uint64(b[16:24])
@@ -140,11 +225,41 @@ func parseUEFIVariable(b []byte) (name string, value []byte, ok bool) {
 	for i := range u {
 		u[i] = binary.LittleEndian.Uint16(b[32+2*i:])
 	}
-	return string(utf16.Decode(u)), b[32+2*nameLen:], true
+	return string(utf16.Decode(u)), b[32+2*nameLen:], bytes.Equal(b[:16], efiGlobalVariable)
 }
 
-// componentTypes are the event types that measure boot components: firmware,
-// option ROMs and drivers, boot loaders and kernels, and loader commands.
+// componentPCRs are the PCRs whose every extended digest is a boot
+// component, whatever type its event claims: PCR 2 (option ROMs, UEFI
+// drivers) and PCR 4 (boot manager, boot loaders, kernels loaded by them).
+//
+// When those digests were extended, relative to the PCR's first EV_SEPARATOR
+// (TCG PC Client Platform Firmware Profile 3.3.4 and 10.4.1): the firmware
+// measures the separator into PCRs 0-6 at ReadyToBoot, before it starts the
+// first boot option, and the boot applications it then loads (shim, grub,
+// the kernel through LoadImage) are measured into PCR 4 after it. Every real
+// log in testdata/eventlogs has its OS loaders after PCR 4's separator, and
+// at most a firmware application (a setup or shell) before it. So a digest
+// before the separator was measured by the firmware before anything the OS
+// controls ran: nobody can add one later. A digest after it is either an OS
+// loader or something root extended after boot (PCRs 0-7 stay extendable at
+// locality 0): the TPM cannot tell them apart. Hence:
+//   - a boot_components allowlist judges every digest, before and after
+//     (an extra approved digest then helps nobody; a real loader cannot be
+//     hidden by relabelling it, its digest is still there);
+//   - only digests before the separator become selectors (a selector says a
+//     component is present, which a runtime extend could otherwise forge);
+//   - an extend of PCR 2 after its separator, or a second separator, is an
+//     anomaly (Boot.Anomalies): firmware does neither.
+//
+// Not components: the separators and the boot manager's EV_EFI_ACTION
+// strings, recognised by their digest alone (a preimage of these fixed
+// strings is out of reach, so no image can pass for one).
+var componentPCRs = []int{2, 4}
+
+// componentTypes are the event types that are reported as boot components
+// in PCRs other than componentPCRs (firmware blobs and versions in PCR 0,
+// loader commands in PCRs 8 and 9): informational, and types are not
+// measured.
 var componentTypes = map[attest.EventType]bool{
 	0x00000001: true, // EV_POST_CODE
 	0x00000007: true, // EV_S_CRTM_CONTENTS
@@ -165,29 +280,91 @@ var dataMeasured = map[attest.EventType]bool{
 	0x0000000D: true, // EV_IPL
 }
 
-// ComponentTypes returns the event type names that Boot.Components holds.
-func ComponentTypes() []string {
-	out := make([]string, 0, len(componentTypes))
-	for t := range componentTypes {
-		out = append(out, t.String())
-	}
-	sort.Strings(out)
-	return out
-}
+// Digest classes of the informational events in componentPCRs.
+const (
+	notInformational = iota
+	separatorDigest
+	errorSeparatorDigest
+	actionDigest
+)
 
-func component(e attest.Event, bank HashAlg) (BootComponent, bool) {
-	if !componentTypes[e.Type] {
-		return BootComponent{}, false
+// informational maps, per bank, the digests of the separators and of the
+// boot manager's EV_EFI_ACTION strings (PC Client PFP 10.4.4) to their class.
+var informational = func() map[HashAlg]map[string]int {
+	m := map[HashAlg]map[string]int{}
+	for alg := range hashAlgNames {
+		d := map[string]int{}
+		add := func(b []byte, class int) { d[string(hashOf(alg.Hash(), b))] = class }
+		add([]byte{0, 0, 0, 0}, separatorDigest)
+		add([]byte{1, 0, 0, 0}, errorSeparatorDigest)
+		add([]byte{0xff, 0xff, 0xff, 0xff}, errorSeparatorDigest)
+		for _, a := range []string{
+			"Calling EFI Application from Boot Option",
+			"Returning from EFI Application from Boot Option",
+			"Exit Boot Services Invocation",
+			"Exit Boot Services Returned with Success",
+			"Exit Boot Services Returned with Failure",
+		} {
+			add([]byte(a), actionDigest)
+		}
+		m[alg] = d
 	}
-	c := BootComponent{PCR: e.Index, Type: e.Type.String(), Bank: bank, Digest: e.Digest}
-	// The digest covers the data only for some events (strings such as
-	// loader commands and firmware versions); images are measured by their
-	// Authenticode hash and their data is an unverified load event.
-	if dataMeasured[e.Type] {
-		c.DataVerified = hashMatches(bank.Hash(), e.Data, e.Digest)
+	return m
+}()
+
+// components lists the boot components of the verified events of bank
+// (see componentPCRs) and the anomalies found on the way. A PCR's separator
+// is its first separator digest, whatever type the event claims.
+func components(events []attest.Event, bank HashAlg) ([]BootComponent, []string) {
+	info := informational[bank]
+	var (
+		out       []BootComponent
+		anomalies []string
+		separated [MaxPCR + 1]bool
+	)
+	for _, e := range events {
+		if e.Index < 0 || e.Index > MaxPCR {
+			continue
+		}
+		inPCRs := slices.Contains(componentPCRs, e.Index)
+		class := notInformational
+		if e.Index <= 7 {
+			class = info[string(e.Digest)]
+		}
+		switch class {
+		case separatorDigest, errorSeparatorDigest:
+			if separated[e.Index] {
+				anomalies = append(anomalies, fmt.Sprintf("PCR %d: a second separator", e.Index))
+			}
+			if class == errorSeparatorDigest {
+				anomalies = append(anomalies, fmt.Sprintf("PCR %d: an error separator (the firmware reported an error)", e.Index))
+			}
+			separated[e.Index] = true
+			continue
+		case actionDigest:
+			if inPCRs {
+				continue
+			}
+		}
+		if !inPCRs && !componentTypes[e.Type] {
+			continue
+		}
+		if inPCRs && e.Index == 2 && separated[2] {
+			anomalies = append(anomalies, fmt.Sprintf("PCR 2: %x extended after the separator", e.Digest))
+		}
+		c := BootComponent{PCR: e.Index, Type: e.Type.String(), Bank: bank, Digest: e.Digest,
+			BeforeSeparator: e.Index <= 7 && !separated[e.Index]}
+		// The digest covers the data only for some events (strings such
+		// as loader commands and firmware versions); images are measured
+		// by their Authenticode hash and their data is an unverified load
+		// event.
+		if dataMeasured[e.Type] {
+			c.DataVerified = hashMatches(bank.Hash(), e.Data, e.Digest)
+		}
+		c.Data = printable(e.Data)
+		out = append(out, c)
 	}
-	c.Data = printable(e.Data)
-	return c, true
+	return out, anomalies
 }
 
 // printable renders event data as text when it is text (UTF-8 or the UCS-2

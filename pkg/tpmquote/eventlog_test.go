@@ -19,6 +19,9 @@ import (
 
 // realLogs are the real boot event logs in testdata, with the secure boot
 // state each really has (the SecureBoot variable measured into PCR 7).
+//
+// Two are SHA-1-only logs: they establish the state only with
+// Options.AllowSHA1Boot (TestSHA1OnlyBootLog).
 var realLogs = []struct {
 	file       string
 	secureBoot tpmquote.SecureBoot
@@ -70,8 +73,18 @@ func logSelection(t testing.TB, raw []byte) tpmquote.PCRSelection {
 // attestation that sends raw as the event log (or sent, when not nil).
 func attestWithLog(t *testing.T, raw, sent []byte) (*tpmquote.Result, error) {
 	t.Helper()
+	return attestWithLogOpts(t, raw, sent, tpmquote.Options{})
+}
+
+// attestWithLogOpts is attestWithLog with verifier options (PCRs, when
+// empty, is the selection that covers raw).
+func attestWithLogOpts(t *testing.T, raw, sent []byte, opts tpmquote.Options) (*tpmquote.Result, error) {
+	t.Helper()
 	sim := newSimTPM(t)
 	sel := logSelection(t, raw)
+	if len(opts.PCRs) == 0 {
+		opts.PCRs = sel
+	}
 	var banks []tpm2.TPMAlgID
 	for _, b := range sel.Banks() {
 		banks = append(banks, tpm2.TPMAlgID(b))
@@ -84,7 +97,7 @@ func attestWithLog(t *testing.T, raw, sent []byte) (*tpmquote.Result, error) {
 	if err := os.WriteFile(path, sent, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	v := sim.verifier(t, tpmquote.Options{PCRs: sel})
+	v := sim.verifier(t, opts)
 	s, att := attestation(t, sim.tpm, attester.Config{EventLogPath: path})
 	ch, session, err := v.Challenge(att)
 	if err != nil {
@@ -96,12 +109,20 @@ func attestWithLog(t *testing.T, raw, sent []byte) (*tpmquote.Result, error) {
 func TestRealEventLogs(t *testing.T) {
 	for _, tc := range realLogs {
 		t.Run(tc.file, func(t *testing.T) {
-			res, err := attestWithLog(t, readLog(t, tc.file), nil)
+			raw := readLog(t, tc.file)
+			res, err := attestWithLogOpts(t, raw, nil, tpmquote.Options{AllowSHA1Boot: sha1Only(t, raw)})
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
 			if res.Boot == nil {
 				t.Fatal("no boot result")
+			}
+			// An honest log: no anomaly, PCRs 2 and 4 established.
+			if len(res.Boot.Anomalies) != 0 {
+				t.Errorf("anomalies %q", res.Boot.Anomalies)
+			}
+			if len(res.Boot.ComponentPCRs) != 2 {
+				t.Errorf("component PCRs %v", res.Boot.ComponentPCRs)
 			}
 			if res.Boot.SecureBoot.Known != tc.secureBoot.Known || res.Boot.SecureBoot.Enabled != tc.secureBoot.Enabled {
 				t.Errorf("secure boot = %+v, want %+v", res.Boot.SecureBoot, tc.secureBoot)
@@ -169,4 +190,14 @@ func agileEvent(pcr, typ uint32, data []byte) []byte {
 	binary.Write(&b, binary.LittleEndian, uint32(len(data)))
 	b.Write(data)
 	return b.Bytes()
+}
+
+// sha1Only reports whether raw has only SHA-1 digests.
+func sha1Only(t testing.TB, raw []byte) bool {
+	t.Helper()
+	el, err := attest.ParseEventLog(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(el.Algs) == 1 && el.Algs[0] == attest.HashSHA1
 }

@@ -114,8 +114,20 @@ type Boot struct {
 	Banks []HashAlg `json:"banks"`
 	// SecureBoot is the UEFI secure boot state.
 	SecureBoot SecureBoot `json:"secure_boot"`
-	// Components are the measured boot components found in verified events.
+	// Components are the measured boot components: every digest extended
+	// into a PCR of ComponentPCRs, whatever type its event claims (but the
+	// separators and the boot manager's action strings), and, from the other
+	// PCRs, the events of the component types (informational).
 	Components []BootComponent `json:"components"`
+	// ComponentPCRs are the PCRs (of 2 and 4) that were quoted and whose
+	// every extended digest is in Components; a boot_components policy needs
+	// both. Empty when the log replayed only in SHA-1 and SHA-1 was not
+	// allowed (Options.AllowSHA1Boot).
+	ComponentPCRs []int `json:"component_pcrs"`
+	// Anomalies are what the log shows that an honest firmware does not do
+	// (an extend of PCR 2 after its separator, a second or an error
+	// separator), or why the state was not read (a SHA-1-only replay).
+	Anomalies []string `json:"anomalies,omitempty"`
 	// Events is the number of replayed events.
 	Events int `json:"events"`
 }
@@ -129,9 +141,10 @@ type SecureBoot struct {
 	Detail  string `json:"detail,omitempty"`
 }
 
-// BootComponent is one measured boot component: its digest is verified by
-// the replay; Data is the event's description, which the digest covers only
-// when DataVerified is true.
+// BootComponent is one measured boot component: its PCR, digest and
+// position are verified by the replay. Type is the event type the log
+// claims: the digest does not cover it, so it is for display only. Data is
+// the event's description, which the digest covers only when DataVerified.
 type BootComponent struct {
 	PCR          int     `json:"pcr"`
 	Type         string  `json:"type"`
@@ -139,6 +152,11 @@ type BootComponent struct {
 	Digest       []byte  `json:"digest"`
 	Data         string  `json:"data,omitempty"`
 	DataVerified bool    `json:"data_verified"`
+	// BeforeSeparator is true when the digest was extended before the
+	// PCR's first EV_SEPARATOR (PCRs 0-7): by the firmware, before anything
+	// the OS controls ran. A digest after it may be an OS loader or a run
+	// time extend; the TPM cannot tell.
+	BeforeSeparator bool `json:"before_separator"`
 }
 
 // IMA is what an IMA log, replayed against PCR 10, shows.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,14 +27,20 @@ type Options struct {
 	PCRs PCRSelection
 	// Now returns the verification time; nil means time.Now.
 	Now func() time.Time
+	// AllowSHA1Boot reads the secure boot state and the boot components
+	// from a boot log that replayed only in the SHA-1 bank. By default such
+	// a log replays but establishes neither (SHA-1 collisions are
+	// practical): quote a SHA-256 bank instead.
+	AllowSHA1Boot bool
 }
 
 // Verifier issues challenges and verifies responses. It is safe for
 // concurrent use; it keeps no state between attestations.
 type Verifier struct {
-	ek   EKPolicy
-	pcrs PCRSelection
-	now  func() time.Time
+	ek        EKPolicy
+	pcrs      PCRSelection
+	now       func() time.Time
+	allowSHA1 bool
 }
 
 // NewVerifier validates opts and returns a Verifier.
@@ -54,7 +61,7 @@ func NewVerifier(opts Options) (*Verifier, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{ek: opts.EK, pcrs: clonePCRSelection(pcrs), now: now}, nil
+	return &Verifier{ek: opts.EK, pcrs: clonePCRSelection(pcrs), now: now, allowSHA1: opts.AllowSHA1Boot}, nil
 }
 
 // Session holds the state of one challenge: the expected secret and nonce.
@@ -206,13 +213,17 @@ func (s *Session) verifyEvidence(resp *Response, res *Result) error {
 		return err
 	}
 	if len(resp.EventLog) > 0 {
-		boot, err := replayBootLog(resp.EventLog, res.PCRs)
+		boot, err := replayBootLog(resp.EventLog, res.PCRs, s.v.allowSHA1)
 		if err != nil {
 			return err
 		}
 		res.Boot = boot
 		res.Checks = append(res.Checks, Check{Name: "eventlog.replay", Passed: true,
 			Detail: fmt.Sprintf("%d events in %v", boot.Events, boot.Banks)})
+		if len(boot.Anomalies) > 0 {
+			res.Checks = append(res.Checks, Check{Name: "eventlog.anomalies", Passed: false,
+				Detail: strings.Join(boot.Anomalies, "; ")})
+		}
 	}
 	if len(resp.IMALog) > 0 {
 		m, err := replayIMALog(resp.IMALog, res.PCRs)

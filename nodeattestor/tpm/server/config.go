@@ -48,9 +48,13 @@ type Config struct {
 	PCRs map[string][]int `hcl:"pcrs"`
 	// ExposePCRs are the quoted PCRs whose values become selectors.
 	ExposePCRs map[string][]int `hcl:"expose_pcrs"`
-	// ExposeBootComponents are boot event types whose verified components
-	// become selectors, e.g. ["EV_EFI_BOOT_SERVICES_APPLICATION"].
-	ExposeBootComponents []string `hcl:"expose_boot_components"`
+	// ExposeBootComponents are PCRs (0-7) whose boot components measured
+	// before the PCR's separator become selectors, e.g. [0, 2].
+	ExposeBootComponents []int `hcl:"expose_boot_components"`
+	// AllowSHA1Boot reads the secure boot state and boot components from a
+	// boot log that replayed only in the SHA-1 bank (off: such a log
+	// establishes neither).
+	AllowSHA1Boot bool `hcl:"allow_sha1_boot"`
 	// Policies are named rule sets evaluated on every attestation.
 	Policies map[string]PolicyConfig `hcl:"policy"`
 	// PolicyPaths are policy files, or directories of *.hcl policy files,
@@ -71,7 +75,7 @@ type config struct {
 	deny        map[string]bool // EK hashes
 	denyCerts   map[string]bool // tpm.EKCertificateID of EK certificates
 	expose      tpmquote.PCRSelection
-	exposeBoot  []string
+	exposeBoot  []int
 	allow       *hashList // nil without ek_hash_paths
 	policies    []*policy.Policy
 }
@@ -166,9 +170,9 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 			}
 		}
 	}
-	for _, typ := range c.ExposeBootComponents {
-		if !slices.Contains(tpmquote.ComponentTypes(), typ) {
-			errs = append(errs, fmt.Errorf("expose_boot_components: %q is not one of %v", typ, tpmquote.ComponentTypes()))
+	for _, idx := range c.ExposeBootComponents {
+		if idx < 0 || idx > 7 {
+			errs = append(errs, fmt.Errorf("expose_boot_components: PCR %d is not one of 0-7 (only they have a separator)", idx))
 		}
 	}
 	policies, perrs := buildPolicies(c.Policies, c.PolicyPaths, pcrs)
@@ -176,7 +180,7 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	v, err := tpmquote.NewVerifier(tpmquote.Options{EK: ekPolicy, PCRs: pcrs})
+	v, err := tpmquote.NewVerifier(tpmquote.Options{EK: ekPolicy, PCRs: pcrs, AllowSHA1Boot: c.AllowSHA1Boot})
 	if err != nil {
 		return nil, err
 	}

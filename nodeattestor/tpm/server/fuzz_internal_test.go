@@ -22,7 +22,8 @@ ek_algorithms = ["rsa", "ecc", "dsa"]
 deny_ek_certificates = ["CN=EK CA,O=Vendor/0a:1B", "nope", "CN=x/-1"]
 pcrs = { sha256 = [0, 1, 7], sha1 = [0] }
 expose_pcrs = { sha256 = [7, 11] }
-expose_boot_components = ["EV_EFI_BOOT_SERVICES_APPLICATION", "nope"]
+expose_boot_components = [2, 4, 9]
+allow_sha1_boot = true
 policy "level1" { required = true }
 policy "level2" {
   secure_boot = true

@@ -147,7 +147,7 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 	err = stream.Send(&nodeattestorv1.AttestResponse{Response: &nodeattestorv1.AttestResponse_AgentAttributes{
 		AgentAttributes: &nodeattestorv1.AgentAttributes{
 			SpiffeId:       id.String(),
-			SelectorValues: tpm.Selectors(res, tpm.SelectorOptions{PCRs: c.expose, Policies: satisfied, BootComponents: c.exposeBoot}),
+			SelectorValues: tpm.Selectors(res, tpm.SelectorOptions{PCRs: c.expose, Policies: satisfied, BootPCRs: c.exposeBoot}),
 			CanReattest:    true,
 		},
 	}})

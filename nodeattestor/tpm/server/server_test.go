@@ -247,7 +247,7 @@ bogus = 1
 deny_ek_hashes = ["xyz"]
 deny_ek_certificates = ["CN=x", "/1", "CN=x/-1", "CN=x/0xab", "CN=x/"]
 ek_algorithms = ["rsa", "ECC", "dsa", "ecc-p224"]
-expose_boot_components = ["EV_NOPE"]
+expose_boot_components = [9]
 pcrs = { md5 = [0] }`,
 	})
 	if status.Code(err) != codes.InvalidArgument {
@@ -255,7 +255,7 @@ pcrs = { md5 = [0] }`,
 	}
 	for _, want := range []string{`unknown configuration key "bogus"`, `require "maybe": want certificate, hash, either or both`,
 		`deny_ek_hashes: "xyz" is not a hex SHA-256`, `pcrs: unknown bank "md5"`,
-		`expose_boot_components: "EV_NOPE" is not one of [`,
+		`expose_boot_components: PCR 9 is not one of 0-7`,
 		`deny_ek_certificates: "CN=x": want "<issuer DN>/<serial in hex>"`, `deny_ek_certificates: "/1": empty issuer`,
 		`deny_ek_certificates: "CN=x/-1": serial "-1" is not hex`, `deny_ek_certificates: "CN=x/0xab": serial "0xab" is not hex`,
 		`deny_ek_certificates: "CN=x/": serial "" is not hex`,

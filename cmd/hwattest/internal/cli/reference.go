@@ -30,9 +30,9 @@ var policyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // file measured, so it is no reference value (use an IMA allowlist).
 const imaPCR = 10
 
-// checkedComponentTypes are the boot component types policies check
-// (pkg/policy: boot_components).
-var checkedComponentTypes = []string{"EV_EFI_BOOT_SERVICES_APPLICATION", "EV_EFI_BOOT_SERVICES_DRIVER"}
+// componentPCRs are the PCRs whose every digest a boot_components rule
+// checks (pkg/policy), whatever event type the log gives it.
+var componentPCRs = []int{2, 4}
 
 func referenceCommand() *command {
 	return &command{
@@ -49,8 +49,10 @@ and hwattest verify evaluates:
   pcrs             the PCR values per bank ("<bank>:<index>:<hex>"), for the
                    PCRs every file quoted (PCR 10, IMA's, is left out: use an
                    IMA allowlist)
-  boot_components  the digests of the boot applications and drivers the boot
-                   logs measured, when every file has a boot log
+  boot_components  every digest the boot logs measured into PCRs 2 and 4
+                   (drivers, option ROMs, boot loaders; whatever event type
+                   the log gives them), when every file has a boot log that
+                   establishes them
   ima_allowlist_paths
                    with --ima-allowlist FILE: FILE, written in sha256sum's
                    format with every file digest the verified IMA logs hold
@@ -295,9 +297,17 @@ func derive(ms []machine, mode string) *derived {
 			d.components = map[string]component{}
 			return d
 		}
+		for _, idx := range componentPCRs {
+			if !slices.Contains(m.res.Boot.ComponentPCRs, idx) {
+				d.componentsOmitted = fmt.Sprintf("%s: the boot log does not establish PCR %d's components (not quoted, or replayed only in sha1)", m.path, idx)
+				note("%s: boot_components left out", d.componentsOmitted)
+				d.components = map[string]component{}
+				return d
+			}
+		}
 		set := map[string]bool{}
 		for _, c := range m.res.Boot.Components {
-			if !slices.Contains(checkedComponentTypes, c.Type) {
+			if !slices.Contains(componentPCRs, c.PCR) {
 				continue
 			}
 			h := hex.EncodeToString(c.Digest)
@@ -380,7 +390,7 @@ func (d *derived) hcl(name string, required bool, ms []machine, now time.Time) s
 	case d.componentsOmitted != "":
 		fmt.Fprintf(&b, "  # boot_components left out: %s\n", oneLine(d.componentsOmitted))
 	case len(d.components) > 0:
-		fmt.Fprintf(&b, "  # the boot applications and drivers the verified boot logs measured\n")
+		fmt.Fprintf(&b, "  # every digest the verified boot logs measured into PCRs 2 and 4\n")
 		fmt.Fprintf(&b, "  boot_components = [\n")
 		hs := make([]string, 0, len(d.components))
 		for h := range d.components {
