@@ -339,12 +339,17 @@ func TestVerifyUntrustedEK(t *testing.T) {
 		"FAIL  ek.certificate         presented, not trusted (required: --require certificate)",
 		"PASS  quote.signature",
 		"PASS  eventlog.replay",
-		"FAIL  verification           tpmquote: ek certificate: x509: certificate signed by unknown authority",
+		"FAIL  verification           tpmquote: ek certificate: x509: certificate signed by unknown authority (trust its CA with --ek-ca PATH, the plugin's ek_ca_paths; or enrol the EK hash with --ek-hashes, the plugin's ek_hash_paths)",
 		"result: FAIL: the evidence does not verify (ek_untrusted)",
 	} {
 		if !has(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	// reference refuses it with the same hint.
+	r = mustRun(t, cli.ExitFailed, "reference", "-o", filepath.Join(t.TempDir(), "p.hcl"), "--name", "x", path)
+	if want := "certificate signed by unknown authority (trust its CA with --ek-ca PATH"; !strings.Contains(r.stderr, want) {
+		t.Errorf("reference stderr lacks %q:\n%s", want, r.stderr)
 	}
 	// --require none accepts it and reports the certificate as not required.
 	r = mustRun(t, cli.ExitOK, "verify", "--require", "none", path)

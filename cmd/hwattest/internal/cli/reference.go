@@ -135,7 +135,7 @@ func runReference(e *env, o referenceOptions, trust *trustFlags, paths []string)
 	for i := range ms {
 		res, err := ms[i].file.Verify(evidence.Options{EK: ek})
 		if err != nil {
-			return failedf("%s does not verify, so it gives no reference values: %w", ms[i].path, err)
+			return failedf("%s does not verify, so it gives no reference values: %w%s", ms[i].path, err, ekCAHint(err))
 		}
 		ms[i].res = res
 	}
