@@ -153,3 +153,26 @@ func TestConfigFilesReload(t *testing.T) {
 		t.Errorf("the refusal line lacks ek_hash:\n%s", logs.String())
 	}
 }
+
+// TestDeniedLineHasEKHash: the log line of an EK refused by the deny list
+// carries its ek_hash, as every refusal line does.
+func TestDeniedLineHasEKHash(t *testing.T) {
+	sw := swtpmtest.Start(t, swtpmtest.Options{})
+	cas := fmt.Sprintf("ek_ca_paths = [%q, %q]", sw.RootCAPath, sw.IssuerCAPath)
+	agentHCL := fmt.Sprintf("tpm = %q\nevent_log_path = \"-\"", sw.Addr)
+	sc, ac := servePlugins(t, cas, agentHCL)
+	attrs, err := attest(t, sc, ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := attrs.SpiffeId[strings.LastIndex(attrs.SpiffeId, "/")+1:]
+	var logs logbuf.Buffer
+	sc = serveServer(t, cas+fmt.Sprintf("\ndeny_ek_hashes = [%q]", hash), &logs, &fakeMetrics{})
+	if _, err := attest(t, sc, ac); err == nil {
+		t.Fatal("a denied EK attested")
+	}
+	if want := "TPM attestation refused: duration="; !strings.Contains(logs.String(), want) ||
+		!regexp.MustCompile(`TPM attestation refused: duration=\S+ ek_hash=`+hash+` reason=ek_denied`).MatchString(logs.String()) {
+		t.Errorf("the deny-list line lacks ek_hash:\n%s", logs.String())
+	}
+}
