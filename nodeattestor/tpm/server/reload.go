@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/hwattest/hwattest/internal/readfile"
@@ -47,9 +48,9 @@ type reloadable[T any] struct {
 	build func([]file) (T, error)
 	limit int64
 
-	mu     sync.RWMutex
-	digest [sha256.Size]byte
-	value  T
+	mu    sync.RWMutex
+	sum   [sha256.Size]byte // of the files the value was built from
+	value T
 	// broken is the digest of the last version refused, so that it is
 	// reported once.
 	broken [sha256.Size]byte
@@ -86,37 +87,23 @@ func (r *reloadable[T]) refresh() (bool, error) {
 	if err != nil {
 		return r.refused(sha256.Sum256([]byte("list: "+err.Error())), fmt.Errorf("%s: %w", r.source, err))
 	}
-	d := sha256.New()
 	var files []file
-	add := func(path string, b []byte) error {
-		// Lengths first, so that no two sets of files hash alike.
-		d.Write(binary.BigEndian.AppendUint64(nil, uint64(len(path))))
-		d.Write([]byte(path))
-		d.Write(binary.BigEndian.AppendUint64(nil, uint64(len(b))))
-		d.Write(b)
-		return nil
-	}
 	for _, p := range paths {
 		b, err := readfile.Limited(p, r.limit)
 		if err != nil {
 			return r.refused(sha256.Sum256([]byte("read: "+err.Error())), fmt.Errorf("%s: %w", r.source, err))
 		}
 		files = append(files, file{p, b})
-		add(p, b)
 	}
-	d.Write([]byte{0}) // the extra files are another group
-	if r.extra != nil {
-		if err := readfile.Each(r.extra(current), r.limit, add); err != nil {
-			return r.refused(sha256.Sum256([]byte("read: "+err.Error())), fmt.Errorf("%s: %w", r.source, err))
-		}
+	digest, err := r.digest(files, current)
+	if err != nil {
+		return r.refused(sha256.Sum256([]byte("read: "+err.Error())), fmt.Errorf("%s: %w", r.source, err))
 	}
-	var digest [sha256.Size]byte
-	d.Sum(digest[:0])
 	r.mu.Lock()
-	if digest == r.digest {
+	if digest == r.sum {
 		r.broken = [sha256.Size]byte{} // back to the version in force
 	}
-	same := digest == r.digest || digest == r.broken
+	same := digest == r.sum || digest == r.broken
 	r.mu.Unlock()
 	if same {
 		return false, nil
@@ -125,10 +112,42 @@ func (r *reloadable[T]) refresh() (bool, error) {
 	if err != nil {
 		return r.refused(digest, err)
 	}
+	if r.extra != nil && !slices.Equal(r.extra(v), r.extra(current)) {
+		// The new value reads other extra files: hash those, or the next
+		// refresh would see a change and rebuild for nothing.
+		if digest, err = r.digest(files, v); err != nil {
+			return r.refused(sha256.Sum256([]byte("read: "+err.Error())), fmt.Errorf("%s: %w", r.source, err))
+		}
+	}
 	r.mu.Lock()
-	r.digest, r.value, r.broken = digest, v, [sha256.Size]byte{}
+	r.sum, r.value, r.broken = digest, v, [sha256.Size]byte{}
 	r.mu.Unlock()
 	return true, nil
+}
+
+// digest hashes files (as read) and the extra files of value (read now).
+func (r *reloadable[T]) digest(files []file, value T) ([sha256.Size]byte, error) {
+	d := sha256.New()
+	add := func(path string, b []byte) error {
+		// Lengths first, so that no two sets of files hash alike.
+		d.Write(binary.BigEndian.AppendUint64(nil, uint64(len(path))))
+		d.Write([]byte(path))
+		d.Write(binary.BigEndian.AppendUint64(nil, uint64(len(b))))
+		d.Write(b)
+		return nil
+	}
+	for _, f := range files {
+		add(f.path, f.b)
+	}
+	d.Write([]byte{0}) // the extra files are another group
+	var sum [sha256.Size]byte
+	if r.extra != nil {
+		if err := readfile.Each(r.extra(value), r.limit, add); err != nil {
+			return sum, err
+		}
+	}
+	d.Sum(sum[:0])
+	return sum, nil
 }
 
 // refused records a version that did not build (digest identifies it, or
