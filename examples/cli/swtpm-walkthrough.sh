@@ -67,6 +67,7 @@ hw() {
   echo
 }
 
+hw ek-cas
 hw ek --tpm "$tpm" --trust-domain example.org
 hw ek --tpm "$tpm" "${ca[@]}"
 hw evidence --tpm "$tpm" --event-log - "${ca[@]}" -o "$dir/node-a.json"

@@ -40,13 +40,18 @@ func Decode(text string, v any) (errs []error) {
 	if !ok {
 		return nil
 	}
-	var unknown, twice []string
+	var unknown []unknownKey
+	var twice []string
 	checkKeys(list, reflect.TypeOf(v).Elem(), "", &unknown, &twice)
-	sort.Strings(unknown)
+	sort.Slice(unknown, func(i, j int) bool { return unknown[i].key < unknown[j].key })
 	unknown = slices.Compact(unknown) // a key given twice is one problem
 	errs = make([]error, 0, len(unknown)+len(twice))
 	for _, k := range unknown {
-		errs = append(errs, fmt.Errorf("unknown configuration key %q", k))
+		if k.near != "" {
+			errs = append(errs, fmt.Errorf("unknown configuration key %q (did you mean %q?)", k.key, k.near))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("unknown configuration key %q", k.key))
 	}
 	for _, b := range twice {
 		errs = append(errs, fmt.Errorf("%s is defined more than once", b))
@@ -58,7 +63,7 @@ func Decode(text string, v any) (errs []error) {
 // and checks labeled blocks (`name "label" { ... }`, decoded into a map of
 // structs) the same way, naming them "name.label.key". Labeled blocks seen
 // more than once are recorded in twice as `name "label"`.
-func checkKeys(list *ast.ObjectList, t reflect.Type, prefix string, unknown, twice *[]string) {
+func checkKeys(list *ast.ObjectList, t reflect.Type, prefix string, unknown *[]unknownKey, twice *[]string) {
 	fields := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("hcl"), ",")
@@ -74,7 +79,11 @@ func checkKeys(list *ast.ObjectList, t reflect.Type, prefix string, unknown, twi
 		key := strings.Trim(item.Keys[0].Token.Text, `"`)
 		ft, ok := fields[key]
 		if !ok {
-			*unknown = append(*unknown, prefix+key)
+			u := unknownKey{key: prefix + key}
+			if near := nearest(key, fields); near != "" {
+				u.near = prefix + near
+			}
+			*unknown = append(*unknown, u)
 			continue
 		}
 		obj, isObj := item.Val.(*ast.ObjectType)
@@ -92,4 +101,48 @@ func checkKeys(list *ast.ObjectList, t reflect.Type, prefix string, unknown, twi
 		}
 		checkKeys(obj.List, ft.Elem(), prefix+key+"."+label, unknown, twice)
 	}
+}
+
+// unknownKey is a key no field has, and the known key nearest to it ("" if
+// none is near).
+type unknownKey struct{ key, near string }
+
+// nearest returns the known key closest to key when it is a likely
+// misspelling (an edit distance of at most 2, and at most a third of the
+// key's length), "" otherwise; ties go to the first in name order.
+func nearest(key string, known map[string]reflect.Type) string {
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(key, n); d < bestD && d*3 <= len(key) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes (keys are
+// ASCII). Written here: a few lines, where a library would be a dependency.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -87,3 +87,22 @@ func TestDecodeArgumentTwice(t *testing.T) {
 		t.Errorf("errs = %s", got)
 	}
 }
+
+// TestDecodeSuggestsNearKey: a misspelt key names the known key it is
+// nearest to; a key near none is reported alone.
+func TestDecodeSuggestsNearKey(t *testing.T) {
+	type block struct {
+		SecureBoot bool `hcl:"secure_boot"`
+	}
+	type conf struct {
+		DenyEKHashes []string         `hcl:"deny_ek_hashes"`
+		DenyEKCerts  []string         `hcl:"deny_ek_certificates"`
+		Policies     map[string]block `hcl:"policy"`
+	}
+	var c conf
+	errs := hclconf.Decode("deny_ek_hash = [\"a\"]\ncolour = 1\npolicy \"p\" {\n  secure_bot = true\n}\n", &c)
+	want := `[unknown configuration key "colour" unknown configuration key "deny_ek_hash" (did you mean "deny_ek_hashes"?) unknown configuration key "policy.p.secure_bot" (did you mean "policy.p.secure_boot"?)]`
+	if got := fmt.Sprint(errs); got != want {
+		t.Errorf("errs = %s\nwant %s", got, want)
+	}
+}

@@ -54,20 +54,21 @@ Levels, lowest first: {{if .Levels}}{{join .Levels ", "}}{{else}}<span class="mu
 
 <h2>Nodes ({{len .Nodes}})</h2>
 <table class="sortable" id="nodes">
-<thead><tr><th>Node</th><th>Status</th><th>Highest level</th><th>Levels</th><th>Secure boot</th><th>Manufacturer</th><th>EK hash</th><th>SVID expires</th><th>Can re-attest</th></tr></thead>
+<thead><tr><th>Node</th><th>Status</th><th>Highest level</th><th>Levels</th><th>Gaps</th><th>Secure boot</th><th>Manufacturer</th><th>EK hash</th><th>SVID expires</th><th>Can re-attest</th></tr></thead>
 <tbody>
 {{range .Nodes}}<tr>
 <td class="mono">{{.SPIFFEID}}</td>
 <td><span class="status s-{{.Status}}">{{.Status}}</span></td>
 <td>{{.HighestLevel}}</td>
 <td>{{join .Levels ", "}}</td>
+<td>{{join .LevelGaps ", "}}</td>
 <td class="sb-{{.SecureBoot}}">{{.SecureBoot}}</td>
 <td>{{.Manufacturer}}</td>
 <td class="mono" title="{{.EKHash}}">{{short .EKHash}}</td>
 <td>{{time .SVIDExpiresAt}}</td>
 <td>{{.CanReattest}}</td>
 </tr>
-{{else}}<tr><td colspan="9" class="muted">no agents</td></tr>
+{{else}}<tr><td colspan="10" class="muted">no agents</td></tr>
 {{end}}</tbody>
 </table>
 

@@ -52,13 +52,20 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Levels (lowest first): %s\n\n", orDash(clean(strings.Join(r.Levels, ", "))))
-	fmt.Fprintf(tw, "NODE\tSTATUS\tHIGHEST LEVEL\tLEVELS\tSECURE BOOT\tMANUFACTURER\tEK HASH\tSVID EXPIRES\n")
+	fmt.Fprintf(tw, "NODE\tSTATUS\tHIGHEST LEVEL\tLEVELS\tGAPS\tSECURE BOOT\tMANUFACTURER\tEK HASH\tSVID EXPIRES\n")
 	for _, n := range r.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(n.SPIFFEID), n.Status, orDash(clean(n.HighestLevel)),
-			orDash(clean(strings.Join(n.Levels, ","))), clean(n.SecureBoot), orDash(clean(n.Manufacturer)), orDash(short(clean(n.EKHash))), orDash(timeString(n.SVIDExpiresAt)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(n.SPIFFEID), n.Status, orDash(clean(n.HighestLevel)),
+			orDash(clean(strings.Join(n.Levels, ","))), orDash(clean(strings.Join(n.LevelGaps, ","))), clean(n.SecureBoot), orDash(clean(n.Manufacturer)), orDash(short(clean(n.EKHash))), orDash(timeString(n.SVIDExpiresAt)))
 	}
 	if len(r.Nodes) == 0 {
 		fmt.Fprintf(tw, "(no agents)\n")
+	}
+	fmt.Fprintf(tw, "\nNODE ALIAS\tREQUIRED POLICIES\tNODES\tSELECTORS\n")
+	for _, a := range r.NodeAliases {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", clean(a.SPIFFEID), orDash(clean(strings.Join(a.RequiredPolicies, ","))), len(a.Nodes), clean(strings.Join(a.Selectors, " ")))
+	}
+	if len(r.NodeAliases) == 0 {
+		fmt.Fprintf(tw, "(no node aliases)\n")
 	}
 	fmt.Fprintf(tw, "\nWORKLOAD\tPARENT\tPARENT KIND\tREQUIRED LEVEL\tREQUIRED POLICIES\tNODES\tSELECTORS\n")
 	for _, wl := range r.Workloads {
@@ -78,7 +85,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 // columns a row fills.
 var csvHeader = []string{"kind", "spiffe_id", "entry_id", "parent_id", "parent_kind", "attestation_type", "ek_hash",
 	"manufacturer", "secure_boot", "status", "levels", "highest_level", "required_policies", "required_level",
-	"nodes", "selectors", "svid_expires_at", "banned", "can_reattest"}
+	"nodes", "selectors", "svid_expires_at", "banned", "can_reattest", "level_gaps"}
 
 // CSV row kinds.
 const (
@@ -99,6 +106,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 			"manufacturer": n.Manufacturer, "secure_boot": n.SecureBoot, "status": n.Status, "levels": list(n.Levels),
 			"highest_level": n.HighestLevel, "selectors": list(n.Selectors), "svid_expires_at": timeString(n.SVIDExpiresAt),
 			"banned": strconv.FormatBool(n.Banned), "can_reattest": strconv.FormatBool(n.CanReattest),
+			"level_gaps": list(n.LevelGaps),
 		}))
 	}
 	for _, a := range r.NodeAliases {

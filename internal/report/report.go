@@ -69,8 +69,15 @@ type Node struct {
 	SecureBoot   string `json:"secure_boot"`
 	// Levels are the levels the node satisfies, in level order.
 	Levels []string `json:"levels"`
-	// HighestLevel is the last of Levels, empty when it satisfies none.
+	// HighestLevel is the highest level the node satisfies together with
+	// every level below it (levels are cumulative), empty when it
+	// satisfies none or not the lowest.
 	HighestLevel string `json:"highest_level"`
+	// LevelGaps are the levels the node fails below a level it satisfies:
+	// its ladder has a gap (a policy of a higher level that lacks a rule
+	// of a lower one), and the levels above the first gap do not count
+	// towards HighestLevel.
+	LevelGaps []string `json:"level_gaps"`
 	// Policies are all the policies the node satisfies, levels or not,
 	// sorted.
 	Policies []string `json:"policies"`
@@ -82,7 +89,8 @@ type Node struct {
 	SVIDSerial    string     `json:"svid_serial_number"`
 	Banned        bool       `json:"banned"`
 	CanReattest   bool       `json:"can_reattest"`
-	// Status is "ok" (the highest level), "partial" (a lower level),
+	// Status is "ok" (the highest level, every level below held),
+	// "partial" (a lower level, or a gap in the ladder),
 	// "none" (no level), "expired" (its SVID has expired: the node has no
 	// identity now, and its levels are those of its last successful
 	// attestation) or "banned".
@@ -242,7 +250,7 @@ func build(agents []*types.Agent, entries []*types.Entry, levels []string, now t
 func node(a *types.Agent, levels []string, now time.Time) Node {
 	n := Node{SPIFFEID: idString(a.GetId()), AttestationType: a.GetAttestationType(), SecureBoot: SecureBootUnknown,
 		SVIDSerial: a.GetX509SvidSerialNumber(), Banned: a.GetBanned(), CanReattest: a.GetCanReattest(),
-		Levels: []string{}, Policies: []string{}, Selectors: selectorStrings(a.GetSelectors())}
+		Levels: []string{}, LevelGaps: []string{}, Policies: []string{}, Selectors: selectorStrings(a.GetSelectors())}
 	if exp := a.GetX509SvidExpiresAt(); exp != 0 {
 		t := time.Unix(exp, 0).UTC()
 		n.SVIDExpiresAt = &t
@@ -265,13 +273,23 @@ func node(a *types.Agent, levels []string, now time.Time) Node {
 		}
 	}
 	n.Policies = sortedKeys(satisfied)
+	// A level counts only when every level below it holds: the highest
+	// level is the top of the unbroken run from the lowest, and a failed
+	// level below a satisfied one is a gap.
+	unbroken := true
+	var missing []string
 	for _, l := range levels {
-		if satisfied[l] {
-			n.Levels = append(n.Levels, l)
+		if !satisfied[l] {
+			unbroken = false
+			missing = append(missing, l)
+			continue
 		}
-	}
-	if len(n.Levels) > 0 {
-		n.HighestLevel = n.Levels[len(n.Levels)-1]
+		n.Levels = append(n.Levels, l)
+		if unbroken {
+			n.HighestLevel = l
+		}
+		n.LevelGaps = append(n.LevelGaps, missing...)
+		missing = nil
 	}
 	switch {
 	case n.Banned:

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -136,16 +138,16 @@ func TestCSV(t *testing.T) {
 		t.Fatalf("%v:\n%s", err, got)
 	}
 	want := []string{
-		"kind,spiffe_id,entry_id,parent_id,parent_kind,attestation_type,ek_hash,manufacturer,secure_boot,status,levels,highest_level,required_policies,required_level,nodes,selectors,svid_expires_at,banned,can_reattest",
-		"node,spiffe://example.org/spire/agent/join_token/abc,,,,join_token,,,unknown,banned,,,,,,,,true,false",
-		"node,spiffe://example.org/spire/agent/tpm/" + hashA + ",,,,tpm," + hashA + ",id:00001014,enabled,ok,level1;level2,level2,,,,tpm:manufacturer:id:00001014;tpm:policy:audit;tpm:policy:level1;tpm:policy:level2;tpm:pub_hash:" + hashA + ";tpm:secureboot:enabled,2026-11-30T00:53:20Z,false,true",
-		"node,spiffe://example.org/spire/agent/tpm/" + hashB + ",,,,tpm," + hashB + ",id:00001014,unknown,partial,level1,level1,,,,tpm:manufacturer:id:00001014;tpm:policy:level1;tpm:pub_hash:" + hashB + ",2026-11-30T00:53:20Z,false,true",
-		"node,spiffe://example.org/spire/agent/tpm/" + hashC + ",,,,tpm," + hashC + ",,enabled,expired,level1;level2,level2,,,,tpm:policy:level1;tpm:policy:level2;tpm:pub_hash:" + hashC + ";tpm:secureboot:enabled,2026-11-18T11:06:40Z,false,true",
-		"node_alias,spiffe://example.org/node/level2,e-alias,,,,,,,,,,level2,,spiffe://example.org/spire/agent/tpm/" + hashA + ",tpm:policy:level2,,,",
-		"workload,spiffe://example.org/batch,e-batch,spiffe://example.org/spire/agent/tpm/" + hashC + ",agent,,,,,,,,,,,unix:uid:1001,,,",
-		"workload,spiffe://example.org/db,e-db,spiffe://example.org/node/level2,alias,,,,,,,,level2,level2,spiffe://example.org/spire/agent/tpm/" + hashA + ",unix:uid:1000,,,",
-		"workload,spiffe://example.org/nested,e-nested,spiffe://example.org/db,other,,,,,,,,,,,'=cmd|' /C calc'!A0:x,,,",
-		"workload,spiffe://example.org/web,e-web,spiffe://example.org/spire/agent/tpm/" + hashB + ",agent,,,,,,,,,,spiffe://example.org/spire/agent/tpm/" + hashB + `,docker:label:x=<script>alert("x")</script>,,,`,
+		"kind,spiffe_id,entry_id,parent_id,parent_kind,attestation_type,ek_hash,manufacturer,secure_boot,status,levels,highest_level,required_policies,required_level,nodes,selectors,svid_expires_at,banned,can_reattest,level_gaps",
+		"node,spiffe://example.org/spire/agent/join_token/abc,,,,join_token,,,unknown,banned,,,,,,,,true,false,",
+		"node,spiffe://example.org/spire/agent/tpm/" + hashA + ",,,,tpm," + hashA + ",id:00001014,enabled,ok,level1;level2,level2,,,,tpm:manufacturer:id:00001014;tpm:policy:audit;tpm:policy:level1;tpm:policy:level2;tpm:pub_hash:" + hashA + ";tpm:secureboot:enabled,2026-11-30T00:53:20Z,false,true,",
+		"node,spiffe://example.org/spire/agent/tpm/" + hashB + ",,,,tpm," + hashB + ",id:00001014,unknown,partial,level1,level1,,,,tpm:manufacturer:id:00001014;tpm:policy:level1;tpm:pub_hash:" + hashB + ",2026-11-30T00:53:20Z,false,true,",
+		"node,spiffe://example.org/spire/agent/tpm/" + hashC + ",,,,tpm," + hashC + ",,enabled,expired,level1;level2,level2,,,,tpm:policy:level1;tpm:policy:level2;tpm:pub_hash:" + hashC + ";tpm:secureboot:enabled,2026-11-18T11:06:40Z,false,true,",
+		"node_alias,spiffe://example.org/node/level2,e-alias,,,,,,,,,,level2,,spiffe://example.org/spire/agent/tpm/" + hashA + ",tpm:policy:level2,,,,",
+		"workload,spiffe://example.org/batch,e-batch,spiffe://example.org/spire/agent/tpm/" + hashC + ",agent,,,,,,,,,,,unix:uid:1001,,,,",
+		"workload,spiffe://example.org/db,e-db,spiffe://example.org/node/level2,alias,,,,,,,,level2,level2,spiffe://example.org/spire/agent/tpm/" + hashA + ",unix:uid:1000,,,,",
+		"workload,spiffe://example.org/nested,e-nested,spiffe://example.org/db,other,,,,,,,,,,,'=cmd|' /C calc'!A0:x,,,,",
+		"workload,spiffe://example.org/web,e-web,spiffe://example.org/spire/agent/tpm/" + hashB + ",agent,,,,,,,,,,spiffe://example.org/spire/agent/tpm/" + hashB + `,docker:label:x=<script>alert("x")</script>,,,,`,
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d:\n%s", len(rows), len(want), got)
@@ -190,8 +192,9 @@ func TestTable(t *testing.T) {
 		"spiffe://example.org/spire/agent/tpm/" + hashA + "  ok ",
 		"spiffe://example.org/spire/agent/tpm/" + hashC + "  expired ",
 		"spiffe://example.org/db      spiffe://example.org/node/level2",
+		`NODE ALIAS +REQUIRED POLICIES +NODES +SELECTORS\nspiffe://example.org/node/level2 +level2 +1 +tpm:policy:level2\n`,
 	} {
-		if !strings.Contains(got, want) {
+		if !regexp.MustCompile(regexp.QuoteMeta(want)).MatchString(got) && !regexp.MustCompile(want).MatchString(got) {
 			t.Errorf("table lacks %q:\n%s", want, got)
 		}
 	}
@@ -199,6 +202,35 @@ func TestTable(t *testing.T) {
 
 // TestLevelsFromSelectors: without levels, every policy a node satisfies is
 // a level, in name order.
+// TestLevelsCumulative: a level counts only when every level below it
+// holds. A node with level1 and level3 but not level2 (a level 3 policy
+// written without secure_boot, on a node without a boot log) is at level1,
+// partial, with level2 named as its gap; one with only level3 is at none.
+func TestLevelsCumulative(t *testing.T) {
+	f := &fakeServer{agents: []*types.Agent{
+		{Id: id("/spire/agent/tpm/" + hashA), AttestationType: "tpm", Selectors: sels("tpm:policy:level1", "tpm:policy:level3")},
+		{Id: id("/spire/agent/tpm/" + hashB), AttestationType: "tpm", Selectors: sels("tpm:policy:level3")},
+		{Id: id("/spire/agent/tpm/" + hashC), AttestationType: "tpm", Selectors: sels("tpm:policy:level1", "tpm:policy:level2", "tpm:policy:level3")},
+	}}
+	r, err := report.Build(context.Background(), f, []string{"level1", "level2", "level3"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		hashA: "partial level1 [level2]",
+		hashB: "none  [level1 level2]",
+		hashC: "ok level3 []",
+	}
+	for _, n := range r.Nodes {
+		if got := fmt.Sprintf("%s %s %v", n.Status, n.HighestLevel, n.LevelGaps); got != want[n.EKHash] && got != want[strings.TrimPrefix(n.SPIFFEID, "spiffe://example.org/spire/agent/tpm/")] {
+			t.Errorf("%s: %q, want %q", n.SPIFFEID, got, want[strings.TrimPrefix(n.SPIFFEID, "spiffe://example.org/spire/agent/tpm/")])
+		}
+	}
+	if table := render(t, r, report.FormatTable); !regexp.MustCompile(`partial +level1 +level1,level3 +level2 `).MatchString(table) {
+		t.Errorf("the table does not show the gap:\n%s", table)
+	}
+}
+
 func TestLevelsFromSelectors(t *testing.T) {
 	r := build(t, nil)
 	if got := strings.Join(r.Levels, ","); got != "audit,level1,level2" {

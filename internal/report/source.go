@@ -3,6 +3,8 @@ package report
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
@@ -25,15 +27,42 @@ type Source interface {
 	ListEntries(ctx context.Context, req *entryv1.ListEntriesRequest, opts ...grpc.CallOption) (*entryv1.ListEntriesResponse, error)
 }
 
-// Dial connects to a SPIRE server's admin socket (its socket_path). The
-// socket is local and unauthenticated by design: access to it is access to
-// the server. Close the connection when done.
+// Dial connects to a SPIRE server's admin socket (its socket_path): a path,
+// absolute or relative to the working directory, or the same after "unix:"
+// or "unix://" (as gRPC targets write it). The socket is local and
+// unauthenticated by design: access to it is access to the server. Close
+// the connection when done.
 func Dial(socket string) (Source, *grpc.ClientConn, error) {
-	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	target, err := SocketTarget(socket)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, nil, fmt.Errorf("report: dial %s: %w", socket, err)
 	}
 	return client{agentv1.NewAgentClient(conn), entryv1.NewEntryClient(conn)}, conn, nil
+}
+
+// SocketTarget turns the socket path an operator typed into a gRPC target:
+// "unix://" and the absolute path. "unix://" + a relative path would make
+// its first element an authority, which gRPC refuses ("invalid (non-empty)
+// authority"), so relative paths are made absolute here.
+func SocketTarget(socket string) (string, error) {
+	path := socket
+	if rest, ok := strings.CutPrefix(socket, "unix://"); ok {
+		path = rest
+	} else if rest, ok := strings.CutPrefix(socket, "unix:"); ok {
+		path = rest
+	}
+	if path == "" {
+		return "", fmt.Errorf("report: socket %q: no path", socket)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("report: socket %q: %w", socket, err)
+	}
+	return "unix://" + abs, nil
 }
 
 type client struct {

@@ -72,10 +72,16 @@ func Parse(text string) (map[string]Config, error) {
 	return f.Policies, nil
 }
 
-// LoadFiles reads policy files. Each path is a file, or a directory whose
-// regular *.hcl files (one level deep) are read. A name defined in two files
-// is an error. Every problem is reported, each prefixed by its file.
-func LoadFiles(paths []string) (map[string]Source, error) {
+// File is the content of one policy file.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// ListFiles returns the policy files paths name: a file named explicitly
+// (whatever its extension), and the regular *.hcl files of a directory (one
+// level deep, in name order).
+func ListFiles(paths []string) ([]string, error) {
 	var list []string
 	for _, p := range paths {
 		files, err := readfile.List([]string{p})
@@ -92,7 +98,18 @@ func LoadFiles(paths []string) (map[string]Source, error) {
 			}
 		}
 	}
-	out := map[string]Source{}
+	return list, nil
+}
+
+// LoadFiles reads policy files. Each path is a file, or a directory whose
+// regular *.hcl files (one level deep) are read. A name defined in two files
+// is an error. Every problem is reported, each prefixed by its file.
+func LoadFiles(paths []string) (map[string]Source, error) {
+	list, err := ListFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]File, 0, len(list))
 	var errs []error
 	for _, path := range list {
 		b, err := readfile.Limited(path, MaxFileSize)
@@ -100,23 +117,56 @@ func LoadFiles(paths []string) (map[string]Source, error) {
 			errs = append(errs, err)
 			continue
 		}
-		blocks, err := Parse(string(b))
+		files = append(files, File{Path: path, Data: b})
+	}
+	out, err := ParseFiles(files)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// ParseFiles parses the contents of policy files read by the caller (who
+// may need the exact bytes parsed, to notice a later change). A name defined
+// in two files is an error. Every problem is reported, each prefixed by its
+// file.
+func ParseFiles(files []File) (map[string]Source, error) {
+	out := map[string]Source{}
+	var errs []error
+	for _, f := range files {
+		blocks, err := Parse(string(f.Data))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
 			continue
 		}
 		for _, name := range sortedNames(blocks) {
 			if prev, ok := out[name]; ok {
-				errs = append(errs, fmt.Errorf("policy %q is defined in %s and in %s", name, prev.Path, path))
+				errs = append(errs, fmt.Errorf("policy %q is defined in %s and in %s", name, prev.Path, f.Path))
 				continue
 			}
-			out[name] = Source{Config: blocks[name], Path: path}
+			out[name] = Source{Config: blocks[name], Path: f.Path}
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// IMAAllowlistFiles returns the ima_allowlist_paths of c resolved against
+// dir as Compile resolves them.
+func (c Config) IMAAllowlistFiles(dir string) []string {
+	paths := make([]string, len(c.IMAAllowlistPaths))
+	for i, ap := range c.IMAAllowlistPaths {
+		paths[i] = ap
+		if dir != "" && !filepath.IsAbs(ap) {
+			paths[i] = filepath.Join(dir, ap)
+		}
+	}
+	return paths
 }
 
 // Compile checks c and returns the policy called name, reporting every
@@ -161,14 +211,7 @@ func (c Config) Compile(name string, quoted tpmquote.PCRSelection, dir string) (
 		if p.IMAAllowlist == nil {
 			p.IMAAllowlist = map[string]bool{}
 		}
-		paths := make([]string, len(c.IMAAllowlistPaths))
-		for i, ap := range c.IMAAllowlistPaths {
-			paths[i] = ap
-			if dir != "" && !filepath.IsAbs(ap) {
-				paths[i] = filepath.Join(dir, ap)
-			}
-		}
-		if err := loadIMAAllowlist(paths, p.IMAAllowlist); err != nil {
+		if err := loadIMAAllowlist(c.IMAAllowlistFiles(dir), p.IMAAllowlist); err != nil {
 			errs = append(errs, fmt.Errorf("policy %q: ima_allowlist_paths: %w", name, err))
 		}
 	}

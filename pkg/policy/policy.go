@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -126,18 +127,84 @@ func (p *Policy) bootComponents(res *tpmquote.Result) []string {
 // Evaluate evaluates every policy and returns the names of those satisfied
 // (sorted) and the reasons a required policy failed.
 func Evaluate(policies []*Policy, res *tpmquote.Result) (satisfied []string, refused []string) {
+	o := EvaluateAll(policies, res)
+	return o.Satisfied, o.Refused
+}
+
+// Outcome is what every policy said of one attestation.
+type Outcome struct {
+	// Satisfied are the names of the policies the node passes, sorted.
+	Satisfied []string
+	// Refused are why required policies failed, one line per policy
+	// ("policy \"<name>\": <reasons>").
+	Refused []string
+	// Failed are why report-only policies failed, in the same form: the
+	// node is attested without their selectors.
+	Failed []string
+}
+
+// EvaluateAll evaluates every policy, in order.
+func EvaluateAll(policies []*Policy, res *tpmquote.Result) Outcome {
+	var o Outcome
 	for _, p := range policies {
 		fails := p.Evaluate(res)
 		switch {
 		case len(fails) == 0:
-			satisfied = append(satisfied, p.Name)
+			o.Satisfied = append(o.Satisfied, p.Name)
 		case p.Required:
-			refused = append(refused, fmt.Sprintf("policy %q: %s", p.Name, strings.Join(fails, "; ")))
+			o.Refused = append(o.Refused, fmt.Sprintf("policy %q: %s", p.Name, strings.Join(fails, "; ")))
+		default:
+			o.Failed = append(o.Failed, fmt.Sprintf("policy %q: %s", p.Name, strings.Join(fails, "; ")))
 		}
 	}
-	sort.Strings(satisfied)
-	return satisfied, refused
+	sort.Strings(o.Satisfied)
+	return o
 }
+
+// CheckQuoted returns an error for each rule of p that no attestation can
+// pass when the verifier quotes the PCRs quoted (allowSHA1Boot as in
+// tpmquote.Options): a rule that reads a log the quote does not cover. A
+// server refuses such a policy at configure time rather than refuse (or
+// withhold a selector from) every node. Reference values of PCRs outside
+// quoted are Compile's to refuse.
+func (p *Policy) CheckQuoted(quoted tpmquote.PCRSelection, allowSHA1Boot bool) error {
+	bootBank := func(idx int) bool {
+		for alg, idxs := range quoted {
+			if (alg != tpmquote.SHA1 || allowSHA1Boot) && slices.Contains(idxs, idx) {
+				return true
+			}
+		}
+		return false
+	}
+	bootBanks := "a sha256 (or longer) bank"
+	if allowSHA1Boot {
+		bootBanks = "any bank"
+	}
+	var errs []error
+	if p.SecureBoot && !bootBank(7) {
+		errs = append(errs, fmt.Errorf("policy %q: secure_boot: reads the boot log's PCR 7, which the server does not quote in %s (add 7 to pcrs)", p.Name, bootBanks))
+	}
+	if p.BootComponents != nil {
+		for _, idx := range componentPCRs {
+			if !bootBank(idx) {
+				errs = append(errs, fmt.Errorf("policy %q: boot_components: reads the boot log's PCR %d, which the server does not quote in %s (add %d to pcrs)", p.Name, idx, bootBanks, idx))
+			}
+		}
+	}
+	if p.IMAAllowlist != nil {
+		quotedIMA := false
+		for _, idxs := range quoted {
+			quotedIMA = quotedIMA || slices.Contains(idxs, imaPCR)
+		}
+		if !quotedIMA {
+			errs = append(errs, fmt.Errorf("policy %q: ima_allowlist: reads the IMA log, which extends PCR %d, and the server does not quote PCR %d (add %d to pcrs)", p.Name, imaPCR, imaPCR, imaPCR))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// imaPCR is the PCR the kernel's IMA extends.
+const imaPCR = 10
 
 func anyEqual(allowed [][]byte, got []byte) bool {
 	for _, a := range allowed {

@@ -45,9 +45,10 @@ func TestCLIWalkthrough(t *testing.T) {
 	for _, m := range exits.FindAllStringSubmatch(got, -1) {
 		codes = append(codes, m[1])
 	}
-	// ek, ek with the CA, evidence, reference, verify (passes), evidence
-	// after PCR 7 changed, verify (fails), verify without the CA (fails).
-	if want := []string{"0", "0", "0", "0", "0", "0", "1", "1"}; !slices.Equal(codes, want) {
+	// ek-cas, ek, ek with the CA, evidence, reference, verify (passes),
+	// evidence after PCR 7 changed, verify (fails), verify without the CA
+	// (fails).
+	if want := []string{"0", "0", "0", "0", "0", "0", "0", "1", "1"}; !slices.Equal(codes, want) {
 		t.Errorf("exit codes %v, want %v:\n%s", codes, want, got)
 	}
 

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/hwattest/hwattest/internal/plugincfg"
+	"github.com/hwattest/hwattest/internal/pluginmetrics"
 	"github.com/hwattest/hwattest/workloadattestor/container/cgroups"
 )
 
@@ -69,9 +70,10 @@ type Plugin struct {
 	dial dialFunc
 	now  func() time.Time
 
-	mu    sync.RWMutex
-	state *state
-	log   hclog.Logger
+	mu      sync.RWMutex
+	state   *state
+	log     hclog.Logger
+	metrics pluginmetrics.Recorder
 }
 
 // state is what one Configure call sets up.
@@ -136,7 +138,8 @@ func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*co
 
 // Attest implements workloadattestorv1.WorkloadAttestorServer: the selectors
 // of the container process req.Pid runs in, none when it runs in none.
-func (p *Plugin) Attest(ctx context.Context, req *workloadattestorv1.AttestRequest) (*workloadattestorv1.AttestResponse, error) {
+func (p *Plugin) Attest(ctx context.Context, req *workloadattestorv1.AttestRequest) (resp *workloadattestorv1.AttestResponse, err error) {
+	defer func(start time.Time) { p.observe(start, resp.GetSelectorValues(), err) }(time.Now())
 	p.mu.RLock()
 	s := p.state
 	p.mu.RUnlock()
@@ -168,6 +171,7 @@ func (p *Plugin) Attest(ctx context.Context, req *workloadattestorv1.AttestReque
 		p.log.Warn("Container not attested", logPID, pid, logContainerID, c.ID, logError, err)
 		return nil, err
 	}
+	p.metrics.Incr(metricCache, "result", cacheResult(cached))
 	// The cgroup path or mount that named the container is the
 	// workload's own doing: only the container's process, which the
 	// runtime reported, says whether the workload is in it.
@@ -238,6 +242,7 @@ func (p *Plugin) fetch(ctx context.Context, s *state, c cgroups.Container) (*ent
 		}
 		if err != nil {
 			p.log.Warn("Runtime did not answer", logRuntime, r.name, logContainerID, c.ID, logError, err)
+			p.metrics.Incr(metricRuntimeErrors, "runtime", r.name)
 			outcomes = append(outcomes, fmt.Sprintf("runtime %q did not answer: %v", r.name, err))
 			unavailable = true
 			continue

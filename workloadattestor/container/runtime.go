@@ -57,13 +57,18 @@ type containerInfo struct {
 // agent.
 type dialFunc func(typ, address string) (runtime, error)
 
-// dial is the plugin's dialFunc.
+// dial is the plugin's dialFunc. Each runtime fails at once while its
+// socket does not exist (socketChecked).
 func dial(typ, address string) (runtime, error) {
 	switch typ {
 	case TypeContainerd:
-		return newContainerd(address)
+		r, err := newContainerd(address)
+		if err != nil {
+			return nil, err
+		}
+		return socketChecked{r, address}, nil
 	case TypeDocker:
-		return newDocker(address), nil
+		return socketChecked{newDocker(address), address}, nil
 	default:
 		return nil, fmt.Errorf("unknown runtime type %q", typ)
 	}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/hwattest/hwattest/internal/plugincfg"
+	"github.com/hwattest/hwattest/internal/pluginmetrics"
 )
 
 // Name is the plugin name; SPIRE stores selectors as "exe:<value>".
@@ -55,9 +56,10 @@ type Plugin struct {
 	hasher      hasher
 	missRefresh time.Duration
 
-	mu    sync.RWMutex
-	state *state
-	log   hclog.Logger
+	mu      sync.RWMutex
+	state   *state
+	log     hclog.Logger
+	metrics pluginmetrics.Recorder
 }
 
 // state is what one Configure call sets up.
@@ -105,7 +107,8 @@ func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*co
 
 // Attest implements workloadattestorv1.WorkloadAttestorServer: the selectors
 // of the executable process req.Pid runs.
-func (p *Plugin) Attest(_ context.Context, req *workloadattestorv1.AttestRequest) (*workloadattestorv1.AttestResponse, error) {
+func (p *Plugin) Attest(_ context.Context, req *workloadattestorv1.AttestRequest) (_ *workloadattestorv1.AttestResponse, err error) {
+	defer func(start time.Time) { p.observe(start, err) }(time.Now())
 	p.mu.RLock()
 	s := p.state
 	p.mu.RUnlock()
@@ -125,6 +128,11 @@ func (p *Plugin) Attest(_ context.Context, req *workloadattestorv1.AttestRequest
 			p.log.Debug("Executable not measured", logPID, pid, logError, err)
 		}
 		return nil, status.Error(code, err.Error())
+	}
+	if m.cached {
+		p.metrics.Incr(metricCache, "result", "hit")
+	} else {
+		p.metrics.Incr(metricCache, "result", "miss")
 	}
 	sum := hex.EncodeToString(m.sum[:])
 	selectors := []string{SelectorSHA256 + sum, SelectorPath + m.path}

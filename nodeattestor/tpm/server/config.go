@@ -67,17 +67,50 @@ type Config struct {
 // named by policy_paths.
 type PolicyConfig = policy.Config
 
-// config is the validated, compiled configuration.
+// config is the validated, compiled configuration. The EK CAs, the EK hash
+// allowlist and the policies come from files that are re-read when they
+// change (reloadable): a config holds the reloadables, and each attestation
+// takes the versions in force when it starts.
 type config struct {
 	trustDomain spiffeid.TrustDomain
-	verifier    *tpmquote.Verifier
+	cas         *reloadable[caSet]
 	algorithms  []string        // accepted EK types (tpm.EKAlgorithms names)
 	deny        map[string]bool // EK hashes
 	denyCerts   map[string]bool // tpm.EKCertificateID of EK certificates
 	expose      tpmquote.PCRSelection
 	exposeBoot  []int
 	allow       *hashList // nil without ek_hash_paths
-	policies    []*policy.Policy
+	policies    *reloadable[policySet]
+}
+
+// caSet is the verifier built with one version of the EK CA files.
+type caSet struct {
+	verifier *tpmquote.Verifier
+	// files is how many certificates the ek_ca_paths files hold, bundled
+	// how many bundled_ek_cas adds.
+	files, bundled int
+	// subjects are the ek_ca_paths certificates' subjects, for the log.
+	subjects []string
+}
+
+// policySet is one version of the policies, inline and from policy files.
+type policySet struct {
+	policies []*policy.Policy
+	// imaFiles are the ima_allowlist_paths files the policies read: they
+	// are watched with the policy files.
+	imaFiles []string
+}
+
+// names are the policies' names, with "(required)" after those that are.
+func (s policySet) names() []string {
+	out := make([]string, len(s.policies))
+	for i, p := range s.policies {
+		out[i] = p.Name
+		if p.Required {
+			out[i] += " (required)"
+		}
+	}
+	return out
 }
 
 // buildConfig parses and validates HCL, reporting every problem at once.
@@ -98,19 +131,6 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 		errs = append(errs, fmt.Errorf("require %q: want certificate, hash, either or both", c.Require))
 	}
 	hasCAs := len(c.EKCAPaths) > 0 || c.BundledEKCAs
-	if hasCAs {
-		ekPolicy.Roots, ekPolicy.Intermediates = x509.NewCertPool(), x509.NewCertPool()
-	}
-	if len(c.EKCAPaths) > 0 {
-		if err := loadCAs(c.EKCAPaths, ekPolicy.Roots, ekPolicy.Intermediates); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if c.BundledEKCAs {
-		if _, err := ekca.AddBundled(ekPolicy.Roots, ekPolicy.Intermediates); err != nil {
-			errs = append(errs, fmt.Errorf("bundled_ek_cas: %w", err))
-		}
-	}
 	if len(c.EKHashPaths) > 0 {
 		list, err := newHashList(c.EKHashPaths)
 		if err != nil {
@@ -152,9 +172,9 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 			errs = append(errs, prefixed("ek_algorithms", err)...)
 		}
 	}
-	pcrs, err := selection("pcrs", c.PCRs)
-	if err != nil {
-		errs = append(errs, err)
+	pcrs, pcrErr := selection("pcrs", c.PCRs)
+	if pcrErr != nil {
+		errs = append(errs, pcrErr)
 	}
 	expose, err := selection("expose_pcrs", c.ExposePCRs)
 	if err != nil {
@@ -175,16 +195,98 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 			errs = append(errs, fmt.Errorf("expose_boot_components: PCR %d is not one of 0-7 (only they have a separator)", idx))
 		}
 	}
-	policies, perrs := buildPolicies(c.Policies, c.PolicyPaths, pcrs)
-	errs = append(errs, perrs...)
+	policies := newPolicies(c.Policies, c.PolicyPaths, pcrs, c.AllowSHA1Boot)
+	if err := policies.load(); err != nil {
+		errs = append(errs, prefixed("", err)...)
+	}
+	cas := newCAs(c.EKCAPaths, c.BundledEKCAs, tpmquote.Options{EK: ekPolicy, PCRs: pcrs, AllowSHA1Boot: c.AllowSHA1Boot})
+	if pcrErr == nil {
+		if err := cas.load(); err != nil {
+			errs = append(errs, prefixed("", err)...)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	v, err := tpmquote.NewVerifier(tpmquote.Options{EK: ekPolicy, PCRs: pcrs, AllowSHA1Boot: c.AllowSHA1Boot})
-	if err != nil {
-		return nil, err
+	return &config{trustDomain: td, cas: cas, algorithms: algorithms, deny: deny, denyCerts: denyCerts, expose: expose, allow: allow, policies: policies, exposeBoot: c.ExposeBootComponents}, nil
+}
+
+// newCAs returns the verifier built with the EK CAs of paths (and the
+// bundled ones), rebuilt when the files change. opts.EK's pools are
+// replaced.
+func newCAs(paths []string, bundled bool, opts tpmquote.Options) *reloadable[caSet] {
+	return &reloadable[caSet]{
+		source: sourceEKCAs,
+		list:   listFiles(paths),
+		limit:  tpm.MaxListFileSize,
+		build: func(files []file) (caSet, error) {
+			var set caSet
+			if len(paths) > 0 || bundled {
+				opts.EK.Roots, opts.EK.Intermediates = x509.NewCertPool(), x509.NewCertPool()
+			}
+			var errs []error
+			for _, f := range files {
+				certs, err := ekca.ParsePEM(f.path, f.b)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("ek_ca_paths: %w", err))
+					continue
+				}
+				for _, cert := range certs {
+					if ekca.IsRoot(cert) {
+						opts.EK.Roots.AddCert(cert)
+					} else {
+						opts.EK.Intermediates.AddCert(cert)
+					}
+					set.subjects = append(set.subjects, cert.Subject.String())
+				}
+				set.files += len(certs)
+			}
+			if len(errs) > 0 {
+				return caSet{}, errors.Join(errs...)
+			}
+			if len(paths) > 0 && set.files == 0 {
+				return caSet{}, fmt.Errorf("ek_ca_paths: no certificate found in %v", paths)
+			}
+			if bundled {
+				n, err := ekca.AddBundled(opts.EK.Roots, opts.EK.Intermediates)
+				if err != nil {
+					return caSet{}, fmt.Errorf("bundled_ek_cas: %w", err)
+				}
+				set.bundled = n
+			}
+			v, err := tpmquote.NewVerifier(opts)
+			if err != nil {
+				return caSet{}, err
+			}
+			set.verifier = v
+			return set, nil
+		},
 	}
-	return &config{trustDomain: td, verifier: v, algorithms: algorithms, deny: deny, denyCerts: denyCerts, expose: expose, allow: allow, policies: policies, exposeBoot: c.ExposeBootComponents}, nil
+}
+
+// newPolicies returns the inline policies and those of the policy files,
+// compiled for the quoted selection, rebuilt when a policy file or an IMA
+// allowlist file they read changes.
+func newPolicies(inline map[string]PolicyConfig, paths []string, quoted tpmquote.PCRSelection, allowSHA1Boot bool) *reloadable[policySet] {
+	return &reloadable[policySet]{
+		source: sourcePolicies,
+		list: func() ([]string, error) {
+			if len(paths) == 0 {
+				return nil, nil
+			}
+			return policy.ListFiles(paths)
+		},
+		extra: func(s policySet) []string { return s.imaFiles },
+		limit: policy.MaxFileSize,
+		build: func(files []file) (policySet, error) {
+			pf := make([]policy.File, len(files))
+			for i, f := range files {
+				pf[i] = policy.File{Path: f.path, Data: f.b}
+			}
+			set, errs := buildPolicies(inline, pf, quoted, allowSHA1Boot)
+			return set, errors.Join(errs...)
+		},
+	}
 }
 
 func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {
@@ -214,21 +316,10 @@ func selection(key string, m map[string][]int) (tpmquote.PCRSelection, error) {
 	return sel, errors.Join(errs...)
 }
 
-// loadCAs reads PEM certificates from files and directories.
-func loadCAs(paths []string, roots, inter *x509.CertPool) error {
-	n, err := ekca.Load(paths, tpm.MaxListFileSize, roots, inter)
-	if err != nil {
-		return fmt.Errorf("ek_ca_paths: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("ek_ca_paths: no certificate found in %v", paths)
-	}
-	return nil
-}
-
 // buildPolicies compiles the inline policy blocks and those of the policy
-// files, reporting every problem; a name defined twice is one.
-func buildPolicies(inline map[string]PolicyConfig, paths []string, quoted tpmquote.PCRSelection) ([]*policy.Policy, []error) {
+// files (as read), reporting every problem; a name defined twice is one, and
+// so is a rule that reads a PCR or log the server never quotes.
+func buildPolicies(inline map[string]PolicyConfig, files []policy.File, quoted tpmquote.PCRSelection, allowSHA1Boot bool) (policySet, []error) {
 	type located struct {
 		conf PolicyConfig
 		path string // "" inline
@@ -238,12 +329,12 @@ func buildPolicies(inline map[string]PolicyConfig, paths []string, quoted tpmquo
 		all[name] = located{conf: c}
 	}
 	var errs []error
-	if len(paths) > 0 {
-		files, err := policy.LoadFiles(paths)
+	if len(files) > 0 {
+		srcs, err := policy.ParseFiles(files)
 		if err != nil {
 			errs = append(errs, prefixed("policy_paths", err)...)
 		}
-		for name, src := range files {
+		for name, src := range srcs {
 			if _, ok := all[name]; ok {
 				errs = append(errs, fmt.Errorf("policy %q is defined inline and in %s", name, src.Path))
 				continue
@@ -256,21 +347,25 @@ func buildPolicies(inline map[string]PolicyConfig, paths []string, quoted tpmquo
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var out []*policy.Policy
+	var set policySet
 	for _, name := range names {
 		l := all[name]
 		dir := ""
 		if l.path != "" {
 			dir = filepath.Dir(l.path)
 		}
+		set.imaFiles = append(set.imaFiles, l.conf.IMAAllowlistFiles(dir)...)
 		p, err := l.conf.Compile(name, quoted, dir)
+		if err == nil {
+			err = p.CheckQuoted(quoted, allowSHA1Boot)
+		}
 		if err != nil {
 			errs = append(errs, prefixed(l.path, err)...)
 			continue
 		}
-		out = append(out, p)
+		set.policies = append(set.policies, p)
 	}
-	return out, errs
+	return set, errs
 }
 
 // prefixed returns the errors joined in err, each prefixed by path (a file

@@ -105,7 +105,7 @@ func TestHashListReloadSameSizeSameTime(t *testing.T) {
 	if err := os.Rename(file, filepath.Join(dir, b)); err != nil {
 		t.Fatal(err)
 	}
-	h.paths = []string{dir}
+	h.list = listFiles([]string{dir})
 	if reloaded, err := h.refresh(); err != nil || !reloaded || !h.contains(b) {
 		t.Fatalf("renamed file: %v %v %v", reloaded, err, h.contains(b))
 	}

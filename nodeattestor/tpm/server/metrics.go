@@ -12,6 +12,10 @@ import (
 var (
 	metricAttestations = []string{"tpm", "attestation"}
 	metricDuration     = []string{"tpm", "attestation", "duration"}
+	// metricReload counts reloads of configuration files by source
+	// (ek_hash_paths, ek_ca_paths, policy_paths) and outcome (reloaded,
+	// failed: the new version was refused and the previous one stays).
+	metricReload = []string{"tpm", "reload"}
 )
 
 var _ pluginsdk.NeedsHostServices = (*Plugin)(nil)
@@ -42,4 +46,18 @@ func (p *Plugin) record(outcome, reason string, d time.Duration) {
 	labels := []*metricsv1.Label{{Name: "outcome", Value: outcome}, {Name: "reason", Value: reason}}
 	_, _ = m.IncrCounter(ctx, &metricsv1.IncrCounterRequest{Key: metricAttestations, Val: 1, Labels: labels})
 	_, _ = m.AddSample(ctx, &metricsv1.AddSampleRequest{Key: metricDuration, Val: float32(d.Seconds() * 1000), Labels: labels[:1]})
+}
+
+// recordReload counts one reload of a configuration file source.
+func (p *Plugin) recordReload(source, outcome string) {
+	p.mu.RLock()
+	m := p.metrics
+	p.mu.RUnlock()
+	if m == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	labels := []*metricsv1.Label{{Name: "source", Value: source}, {Name: "outcome", Value: outcome}}
+	_, _ = m.IncrCounter(ctx, &metricsv1.IncrCounterRequest{Key: metricReload, Val: 1, Labels: labels})
 }

@@ -129,12 +129,12 @@ func TestPolicyFileAllowlistRelative(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "allow", "usr-bin.sha256sum"), fmt.Sprintf("%x  /usr/bin/a\n", sha256.Sum256([]byte("a"))))
 	p := writeFile(t, filepath.Join(dir, "runtime.hcl"), "policy \"runtime\" {\n  ima_allowlist_paths = [\"allow\"]\n}\n")
 	t.Chdir(t.TempDir())
-	if err := configure(fmt.Sprintf("bundled_ek_cas = true\npolicy_paths = [%q]", p)); err != nil {
+	if err := configure(fmt.Sprintf("bundled_ek_cas = true\npcrs = { sha256 = [0, 1, 2, 3, 4, 5, 6, 7, 10] }\npolicy_paths = [%q]", p)); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "allow", "bad"), "nope\n")
 	want := fmt.Sprintf(`%s: policy "runtime": ima_allowlist_paths: %s line 1: "nope" is not a hex digest`, p, filepath.Join(dir, "allow", "bad"))
-	if err := configure(fmt.Sprintf("bundled_ek_cas = true\npolicy_paths = [%q]", p)); err == nil || !strings.Contains(err.Error(), want) {
+	if err := configure(fmt.Sprintf("bundled_ek_cas = true\npcrs = { sha256 = [0, 1, 2, 3, 4, 5, 6, 7, 10] }\npolicy_paths = [%q]", p)); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }
@@ -144,7 +144,7 @@ func TestPolicyFileAllowlistRelative(t *testing.T) {
 // is named for.
 func TestPolicyTemplates(t *testing.T) {
 	const dir = "../../../examples/policies"
-	if err := configure(fmt.Sprintf("bundled_ek_cas = true\npolicy_paths = [%q]", dir)); err != nil {
+	if err := configure(fmt.Sprintf("bundled_ek_cas = true\npcrs = %s\npolicy_paths = [%q]", level4PCRs, dir)); err != nil {
 		t.Fatalf("the plugin refuses the templates: %v", err)
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.hcl"))
@@ -163,8 +163,47 @@ func TestPolicyTemplates(t *testing.T) {
 		// One template at a time, with a key the plugin does not know.
 		bad := writeFile(t, filepath.Join(t.TempDir(), filepath.Base(f)), strings.Replace(string(b), "  required", "  colour = \"blue\"\n  required", 1))
 		want := fmt.Sprintf(`%s: unknown configuration key "policy.%s.colour"`, bad, name)
-		if err := configure(fmt.Sprintf("bundled_ek_cas = true\npolicy_paths = [%q]", bad)); err == nil || !strings.Contains(err.Error(), want) {
+		if err := configure(fmt.Sprintf("bundled_ek_cas = true\npcrs = %s\npolicy_paths = [%q]", level4PCRs, bad)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+}
+
+// level4PCRs is the quote selection the level 4 template needs.
+const level4PCRs = "{ sha256 = [0, 1, 2, 3, 4, 5, 6, 7, 10] }"
+
+// TestPolicyNeedsUnquotedPCR: a policy whose rules read a log the server
+// never quotes (IMA without PCR 10, secure boot without PCR 7, boot
+// components without PCRs 2 and 4, or with only a SHA-1 bank) can never
+// pass; it is refused at configure time, naming the rule and the PCR. The
+// level 4 template with the default quote (sha256 0-7) is one.
+func TestPolicyNeedsUnquotedPCR(t *testing.T) {
+	comp := strings.Repeat("ab", 32)
+	for _, tc := range []struct{ name, hcl, want string }{
+		{"level 4 template, default pcrs", `policy_paths = ["../../../examples/policies/level4-runtime.hcl"]`,
+			`policy "level4-runtime": ima_allowlist: reads the IMA log, which extends PCR 10, and the server does not quote PCR 10 (add 10 to pcrs)`},
+		{"secure boot without PCR 7", "pcrs = { sha256 = [0, 1, 2] }\npolicy \"sb\" {\n  secure_boot = true\n}",
+			`policy "sb": secure_boot: reads the boot log's PCR 7, which the server does not quote in a sha256 (or longer) bank (add 7 to pcrs)`},
+		{"secure boot in sha1 only", "pcrs = { sha1 = [0, 1, 2, 3, 4, 5, 6, 7], sha256 = [10] }\npolicy \"sb\" {\n  secure_boot = true\n}",
+			`policy "sb": secure_boot: reads the boot log's PCR 7, which the server does not quote in a sha256 (or longer) bank (add 7 to pcrs)`},
+		{"boot components without PCR 4", "pcrs = { sha256 = [0, 1, 2, 7] }\npolicy \"bc\" {\n  boot_components = [\"" + comp + "\"]\n}",
+			`policy "bc": boot_components: reads the boot log's PCR 4, which the server does not quote in a sha256 (or longer) bank (add 4 to pcrs)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := configure("bundled_ek_cas = true\n" + tc.hcl)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v\nwant %q", err, tc.want)
+			}
+		})
+	}
+	// Quoting what the rules read makes the same policies acceptable; a
+	// SHA-1 boot bank is enough with allow_sha1_boot.
+	for _, hcl := range []string{
+		`pcrs = ` + level4PCRs + "\n" + `policy_paths = ["../../../examples/policies/level4-runtime.hcl"]`,
+		"pcrs = { sha1 = [0, 1, 2, 3, 4, 5, 6, 7] }\nallow_sha1_boot = true\npolicy \"sb\" {\n  secure_boot = true\n  boot_components = [\"" + comp + "\"]\n}",
+	} {
+		if err := configure("bundled_ek_cas = true\n" + hcl); err != nil {
+			t.Errorf("%s: %v", hcl, err)
 		}
 	}
 }

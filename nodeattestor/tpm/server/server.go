@@ -51,7 +51,22 @@ func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*
 	p.mu.Lock()
 	p.config = c
 	p.mu.Unlock()
+	p.log.Info("Configured", c.summary()...)
 	return &configv1.ConfigureResponse{}, nil
+}
+
+// summary is what a configuration loaded, as log fields.
+func (c *config) summary() []any {
+	cas, pols := c.cas.get(), c.policies.get()
+	fields := []any{
+		"ek_ca_certificates", cas.files, "ek_ca_subjects", cas.subjects, "bundled_ek_cas", cas.bundled,
+		"policies", pols.names(), "ek_algorithms", c.algorithms,
+		"deny_ek_hashes", len(c.deny), "deny_ek_certificates", len(c.denyCerts),
+	}
+	if c.allow != nil {
+		fields = append(fields, "ek_hash_allowlist", c.allow.size())
+	}
+	return fields
 }
 
 // Validate implements configv1.ConfigServer with Configure's checks.
@@ -69,18 +84,13 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 		return status.Error(codes.FailedPrecondition, "not configured")
 	}
 	start := time.Now()
-	if c.allow != nil {
-		if reloaded, err := c.allow.refresh(); err != nil {
-			p.log.Warn("EK hash allowlist not reloaded; the previous list stays", "error", err)
-		} else if reloaded {
-			p.log.Info("EK hash allowlist reloaded")
-		}
-	}
-	res, agentID, err := p.attest(stream, c)
+	p.reload(c)
+	a := &attempt{cas: c.cas.get(), policies: c.policies.get()}
+	err := p.attest(stream, c, a)
 	elapsed := time.Since(start)
 	fields := []any{"duration", elapsed.String()}
-	if res != nil {
-		fields = append(fields, "ek_hash", res.EKHash)
+	if a.ekHash != "" {
+		fields = append(fields, "ek_hash", a.ekHash)
 	}
 	if err != nil {
 		reason := refusalReason(err)
@@ -89,69 +99,123 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 		p.record("refused", reason, elapsed)
 		return err
 	}
-	p.log.Info("TPM attestation succeeded", append(fields, "agent_id", agentID)...)
+	fields = append(fields, "agent_id", a.agentID, "policies", a.satisfied)
+	if len(a.failed) > 0 {
+		// Report-only policies the node failed: it is attested without
+		// their selectors. Operators alert on this line during a rollout.
+		fields = append(fields, "policies_failed", a.failed)
+	}
+	p.log.Info("TPM attestation succeeded", fields...)
 	p.record("success", "", elapsed)
 	return nil
 }
 
-func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *config) (*tpmquote.Result, string, error) {
+// reload re-reads the configuration files that changed (EK hash
+// allowlist, EK CA files, policy files). A version that does not load is
+// logged and counted once, and the previous one stays in force.
+func (p *Plugin) reload(c *config) {
+	if c.allow != nil {
+		if reloaded, err := c.allow.refresh(); err != nil {
+			p.log.Error("EK hash allowlist not reloaded; the previous list stays", "error", err)
+			p.recordReload(sourceEKHashes, "failed")
+		} else if reloaded {
+			p.log.Info("EK hash allowlist reloaded", "ek_hashes", c.allow.size())
+			p.recordReload(sourceEKHashes, "reloaded")
+		}
+	}
+	if reloaded, err := c.cas.refresh(); err != nil {
+		p.log.Error("EK CA files not reloaded; the previous CAs stay", "error", err)
+		p.recordReload(sourceEKCAs, "failed")
+	} else if reloaded {
+		cas := c.cas.get()
+		p.log.Info("EK CA files reloaded", "ek_ca_certificates", cas.files, "ek_ca_subjects", cas.subjects)
+		p.recordReload(sourceEKCAs, "reloaded")
+	}
+	if reloaded, err := c.policies.refresh(); err != nil {
+		p.log.Error("Policy files not reloaded; the previous policies stay", "error", err)
+		p.recordReload(sourcePolicies, "failed")
+	} else if reloaded {
+		p.log.Info("Policy files reloaded", "policies", c.policies.get().names())
+		p.recordReload(sourcePolicies, "reloaded")
+	}
+}
+
+// attempt is one attestation: the configuration versions it uses, and what
+// it found, for the log line.
+type attempt struct {
+	cas      caSet
+	policies policySet
+
+	ekHash    string   // once the EK is known
+	agentID   string   // on success
+	satisfied []string // policies passed
+	failed    []string // report-only policies failed, with why
+}
+
+func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *config, a *attempt) error {
 	req, err := stream.Recv()
 	if err != nil {
-		return nil, "", err
+		return err
 	}
 	payload := req.GetPayload()
 	if len(payload) == 0 {
-		return nil, "", status.Error(codes.InvalidArgument, "missing attestation payload")
+		return status.Error(codes.InvalidArgument, "missing attestation payload")
 	}
 	att, err := tpmquote.DecodeAttestation(payload)
 	if err != nil {
-		return nil, "", refusal(err)
+		return refusal(err)
 	}
-	ch, session, err := c.verifier.Challenge(att)
+	ch, session, err := a.cas.verifier.Challenge(att)
 	if err != nil {
-		return nil, "", refusal(err)
+		a.ekHash = att.ClaimedEKHash()
+		return refusal(err)
 	}
+	a.ekHash = session.EK().Hash
 	if err := c.admit(session.EK()); err != nil {
-		return nil, "", err
+		return err
 	}
 	b, err := ch.Marshal()
 	if err != nil {
-		return nil, "", status.Errorf(codes.Internal, "encode challenge: %v", err)
+		return status.Errorf(codes.Internal, "encode challenge: %v", err)
 	}
 	if err := stream.Send(&nodeattestorv1.AttestResponse{Response: &nodeattestorv1.AttestResponse_Challenge{Challenge: b}}); err != nil {
-		return nil, "", err
+		return err
 	}
 	req, err = stream.Recv()
 	if err != nil {
-		return nil, "", err
+		return err
 	}
 	if len(req.GetChallengeResponse()) == 0 {
-		return nil, "", status.Error(codes.InvalidArgument, "missing challenge response")
+		return status.Error(codes.InvalidArgument, "missing challenge response")
 	}
 	resp, err := tpmquote.DecodeResponse(req.GetChallengeResponse())
 	if err != nil {
-		return nil, "", refusal(err)
+		return refusal(err)
 	}
 	res, err := session.Verify(resp)
 	if err != nil {
-		return nil, "", refusal(err)
+		return refusal(err)
 	}
-	satisfied, failed := policy.Evaluate(c.policies, res)
-	if len(failed) > 0 {
-		return res, "", &policyError{reasons: failed}
+	out := policy.EvaluateAll(a.policies.policies, res)
+	a.satisfied, a.failed = out.Satisfied, out.Failed
+	if len(out.Refused) > 0 {
+		return &policyError{reasons: out.Refused}
 	}
 	id, err := tpm.AgentID(c.trustDomain, res.EKHash)
 	if err != nil {
-		return res, "", status.Errorf(codes.Internal, "agent ID: %v", err)
+		return status.Errorf(codes.Internal, "agent ID: %v", err)
 	}
 	err = stream.Send(&nodeattestorv1.AttestResponse{Response: &nodeattestorv1.AttestResponse_AgentAttributes{
 		AgentAttributes: &nodeattestorv1.AgentAttributes{
 			SpiffeId:       id.String(),
-			SelectorValues: tpm.Selectors(res, tpm.SelectorOptions{PCRs: c.expose, Policies: satisfied, BootPCRs: c.exposeBoot}),
+			SelectorValues: tpm.Selectors(res, tpm.SelectorOptions{PCRs: c.expose, Policies: out.Satisfied, BootPCRs: c.exposeBoot}),
 			CanReattest:    true,
 		},
 	}})
-	return res, id.String(), err
+	if err == nil {
+		a.agentID = id.String()
+	}
+	return err
 }
 
 // admit refuses an EK of an algorithm not accepted and a denied EK: denied

@@ -174,6 +174,7 @@ func TestReferenceThenVerify(t *testing.T) {
 	if !strings.Contains(r.stderr, `wrote policy "fleet-ref" to `+policyFile+" from 1 evidence files: 8 PCR values, secure_boot true, ek_certificate true, 4 boot components; report-only (required = false)") {
 		t.Errorf("reference stderr:\n%s", r.stderr)
 	}
+	r0stderr := r.stderr
 	text, err := os.ReadFile(policyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +228,17 @@ func TestReferenceThenVerify(t *testing.T) {
 	pcr7 := regexp.MustCompile(`FAIL +fleet-ref +report-only, .*\n +- secure boot required, but the boot log does not establish it \(PCR 7: .*\)\n +- sha256 PCR 7 is [0-9a-f]{64}, not a reference value\nresult: FAIL: the evidence verifies; 1 of 1 policies not met: fleet-ref`)
 	if !pcr7.MatchString(r.stdout) {
 		t.Errorf("verify output does not name secure boot and PCR 7 alone:\n%s", r.stdout)
+	}
+
+	// A reference derived from the changed machine drops secure_boot (its
+	// state is unknown): the policy is weaker than level 3's template, and
+	// reference says so; the good machine's had no such warning.
+	if strings.Contains(r0stderr, "warning:") {
+		t.Errorf("reference of a good machine warns:\n%s", r0stderr)
+	}
+	r = mustRun(t, cli.ExitOK, append([]string{"reference", "-o", filepath.Join(dir, "weak.hcl"), "--name", "level3-reference", changed}, m.caFlags()...)...)
+	if want := "warning: the policy lacks secure_boot, a rule of level 2 (level2-measured-boot): a node may pass it and fail level 2; hwattest report counts a level only when every level below holds\n"; !strings.Contains(r.stderr, want) {
+		t.Errorf("reference stderr lacks %q:\n%s", want, r.stderr)
 	}
 
 	// --json decodes, with the same outcome.
@@ -327,12 +339,17 @@ func TestVerifyUntrustedEK(t *testing.T) {
 		"FAIL  ek.certificate         presented, not trusted (required: --require certificate)",
 		"PASS  quote.signature",
 		"PASS  eventlog.replay",
-		"FAIL  verification           tpmquote: ek certificate: x509: certificate signed by unknown authority",
+		"FAIL  verification           tpmquote: ek certificate: x509: certificate signed by unknown authority (trust its CA with --ek-ca PATH, the plugin's ek_ca_paths; or enrol the EK hash with --ek-hashes, the plugin's ek_hash_paths)",
 		"result: FAIL: the evidence does not verify (ek_untrusted)",
 	} {
 		if !has(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	// reference refuses it with the same hint.
+	r = mustRun(t, cli.ExitFailed, "reference", "-o", filepath.Join(t.TempDir(), "p.hcl"), "--name", "x", path)
+	if want := "certificate signed by unknown authority (trust its CA with --ek-ca PATH"; !strings.Contains(r.stderr, want) {
+		t.Errorf("reference stderr lacks %q:\n%s", want, r.stderr)
 	}
 	// --require none accepts it and reports the certificate as not required.
 	r = mustRun(t, cli.ExitOK, "verify", "--require", "none", path)

@@ -148,9 +148,9 @@ func runEK(e *env, addr string, alg attester.KeyAlgorithm, trustDomain string, a
 	if err != nil {
 		return err
 	}
-	t, err := attester.Open(addr)
+	t, err := openTPM(addr)
 	if err != nil {
-		return tpmErrorf("%w", err)
+		return err
 	}
 	defer t.Close()
 	ek, err := attester.ReadEK(t, alg)

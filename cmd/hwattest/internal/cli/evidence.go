@@ -103,9 +103,9 @@ func runEvidence(e *env, out string, opts capture.Options) error {
 		}
 	}
 	start := time.Now()
-	t, err := attester.Open(opts.Address)
+	t, err := openTPM(opts.Address)
 	if err != nil {
-		return tpmErrorf("%w", err)
+		return err
 	}
 	defer t.Close()
 	f, res, err := capture.Evidence(t, opts)

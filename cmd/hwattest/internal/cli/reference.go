@@ -135,7 +135,7 @@ func runReference(e *env, o referenceOptions, trust *trustFlags, paths []string)
 	for i := range ms {
 		res, err := ms[i].file.Verify(evidence.Options{EK: ek})
 		if err != nil {
-			return failedf("%s does not verify, so it gives no reference values: %w", ms[i].path, err)
+			return failedf("%s does not verify, so it gives no reference values: %w%s", ms[i].path, err, ekCAHint(err))
 		}
 		ms[i].res = res
 	}
@@ -156,6 +156,9 @@ func runReference(e *env, o referenceOptions, trust *trustFlags, paths []string)
 	}
 	for _, n := range d.notes {
 		fmt.Fprintf(e.stderr, "%s\n", n)
+	}
+	for _, w := range d.weakerThanTemplate() {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
 	if allow != nil {
 		// Written first: the policy check below reads it.
@@ -212,6 +215,25 @@ type derived struct {
 	imaBanks        []tpmquote.HashAlg
 	differences     []string
 	notes           []string
+}
+
+// weakerThanTemplate says which rules of the level 3 template
+// (examples/policies/level3-reference.hcl: level 2's secure_boot, PCR values
+// and boot components) the derived policy lacks. Levels are cumulative: a
+// node that passes a level 3 policy without secure_boot need not pass level
+// 2, and hwattest report then shows a gap in its ladder, not level 3.
+func (d *derived) weakerThanTemplate() []string {
+	var out []string
+	if !d.secureBoot {
+		out = append(out, "the policy lacks secure_boot, a rule of level 2 (level2-measured-boot): a node may pass it and fail level 2; hwattest report counts a level only when every level below holds")
+	}
+	if len(d.pcrs) == 0 {
+		out = append(out, "the policy has no PCR values, which the level 3 template (level3-reference) requires")
+	}
+	if d.componentsOmitted != "" || len(d.components) == 0 {
+		out = append(out, "the policy lacks boot_components, which the level 3 template (level3-reference) requires")
+	}
+	return out
 }
 
 func (d *derived) pcrValues() int {

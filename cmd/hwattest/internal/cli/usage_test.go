@@ -34,10 +34,11 @@ func TestUsageAndInputErrors(t *testing.T) {
 		want string
 	}{
 		{nil, cli.ExitUsage, "hwattest: the operator's tool for hardware-attested workload identity with SPIRE.\n\nUsage:\n  hwattest <command> [flags] [arguments]"},
-		{[]string{"attest"}, cli.ExitUsage, `hwattest: unknown command "attest" (commands: ek, evidence, reference, verify, report; see hwattest help)`},
+		{[]string{"attest"}, cli.ExitUsage, `hwattest: unknown command "attest" (commands: ek, ek-cas, evidence, reference, verify, report; see hwattest help)`},
 		{[]string{"help", "attest"}, cli.ExitUsage, `hwattest: unknown command "attest"`},
 		{[]string{"ek", "--colour"}, cli.ExitUsage, "hwattest ek: flag provided but not defined: -colour\nusage: hwattest ek [--tpm ADDR] [--trust-domain TD] [--json] (see hwattest ek --help)"},
 		{[]string{"ek", "extra"}, cli.ExitUsage, `hwattest ek: unexpected argument "extra"`},
+		{[]string{"ek-cas", "extra"}, cli.ExitUsage, `hwattest ek-cas: unexpected argument "extra"`},
 		{[]string{"ek", "--ek-algorithm", "dsa"}, cli.ExitUsage, `hwattest ek: --ek-algorithm "dsa": want rsa or ecc`},
 		{[]string{"ek", "--trust-domain", "Not A Domain"}, cli.ExitUsage, `hwattest ek: --trust-domain "Not A Domain": trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores`},
 		{[]string{"ek", "--ek-ca", missing}, cli.ExitUsage, "hwattest ek: --ek-ca: stat " + missing + ": no such file or directory"},
@@ -65,9 +66,11 @@ func TestUsageAndInputErrors(t *testing.T) {
 		{[]string{"reference", "-o", "p.hcl", "--name", "x"}, cli.ExitUsage, "hwattest reference: no evidence file given"},
 		{[]string{"reference", "-o", "p.hcl", "--name", "x", notJSON}, cli.ExitUsage, "hwattest reference: " + notJSON + ": evidence: invalid character 'P'"},
 		// An unreachable TPM is exit code 3.
-		{[]string{"ek", "--tpm", unreachable}, cli.ExitTPM, "hwattest ek: attester: connect to swtpm at 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused"},
-		{[]string{"evidence", "-o", filepath.Join(dir, "x.json"), "--tpm", unreachable, "--event-log", "-"}, cli.ExitTPM, "hwattest evidence: attester: connect to swtpm at 127.0.0.1:1"},
-		{[]string{"ek", "--tpm", "tcp://127.0.0.1:1"}, cli.ExitTPM, `hwattest ek: attester: unsupported TPM address "tcp://127.0.0.1:1"`},
+		{[]string{"ek", "--tpm", unreachable}, cli.ExitTPM, "hwattest ek: no TPM at swtpm://127.0.0.1:1: give its address with --tpm (/dev/tpmrm0, /dev/tpm0, swtpm://host:port or swtpm+unix:///path): attester: connect to swtpm at 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused"},
+		// Without a TPM at the default address, the error says --tpm.
+		{[]string{"ek", "--tpm", missing}, cli.ExitTPM, "hwattest ek: no TPM at " + missing + ": give its address with --tpm"},
+		{[]string{"evidence", "-o", filepath.Join(dir, "x.json"), "--tpm", unreachable, "--event-log", "-"}, cli.ExitTPM, "hwattest evidence: no TPM at swtpm://127.0.0.1:1: give its address with --tpm"},
+		{[]string{"ek", "--tpm", "tcp://127.0.0.1:1"}, cli.ExitTPM, `hwattest ek: no TPM at tcp://127.0.0.1:1: give its address with --tpm (/dev/tpmrm0, /dev/tpm0, swtpm://host:port or swtpm+unix:///path): attester: unsupported TPM address "tcp://127.0.0.1:1"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := run(t, tc.args...)
@@ -91,7 +94,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%v:\n%s", args, r.stdout)
 		}
 	}
-	for _, cmd := range []string{"ek", "evidence", "reference", "verify", "report"} {
+	for _, cmd := range []string{"ek", "ek-cas", "evidence", "reference", "verify", "report"} {
 		a := mustRun(t, cli.ExitOK, cmd, "--help")
 		b := mustRun(t, cli.ExitOK, "help", cmd)
 		if a.stdout != b.stdout || !strings.HasPrefix(a.stdout, "Usage: hwattest "+cmd) || !strings.Contains(a.stdout, "\nFlags:\n") ||

@@ -203,7 +203,7 @@ func verifyFile(path string, f *evidence.File, ek tpmquote.EKPolicy, listed func
 				r.Checks = checkLines(f, diag, require, true)
 			}
 		}
-		r.Checks = append(r.Checks, checkLine{Name: "verification", Status: statusFail, Detail: strings.TrimPrefix(err.Error(), "evidence: ")})
+		r.Checks = append(r.Checks, checkLine{Name: "verification", Status: statusFail, Detail: strings.TrimPrefix(err.Error(), "evidence: ") + ekCAHint(err)})
 		for _, p := range policies {
 			r.Policies = append(r.Policies, policyLine{Name: p.Name, Required: p.Required, Source: p.source,
 				Failures: []string{"not evaluated: the evidence did not verify"}})
