@@ -30,6 +30,11 @@ policy "level1" {
 }
 policy "level2" {
   secure_boot = true
+}
+policy "level1-genuine" {
+}
+policy "level2-measured-boot" {
+  secure_boot = true
 }`, a.tpm.RootCAPath, a.tpm.IssuerCAPath, b.tpm.RootCAPath, b.tpm.IssuerCAPath)})
 
 	// 2. Node a sends its boot log (secure boot on), node b none.
@@ -142,6 +147,10 @@ policy "level2" {
 	// a screenshot is taken (HWATTEST_WRITE_SCREENSHOT=1 writes the one in
 	// docs/images).
 	renderReport(t, page, a.agentID(), b.agentID())
+
+	// 8. The same nodes as OCSF Compliance Findings and as OSCAL assessment
+	// results, with the levels of the hwattest levels catalog.
+	complianceFormats(t, bin, server.Socket, a.agentID(), b.agentID())
 }
 
 // renderReport opens page in headless Chromium, checks the rendered DOM and
