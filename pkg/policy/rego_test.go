@@ -4,6 +4,7 @@ package policy_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -203,5 +204,34 @@ func BenchmarkLevel3(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestRegoConcurrent: one prepared policy serves concurrent attestations
+// (the plugin attests nodes in parallel); run with -race.
+func TestRegoConcurrent(t *testing.T) {
+	p := loadPolicy(t, "../../examples/policies/rego/level3-reference.hcl", "level3-reference")
+	good, bad := level3Evidence(nil), level3Evidence(func(r *tpmquote.Result) { r.Boot = nil })
+	errs := make(chan string, 64)
+	done := make(chan struct{})
+	for i := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 20 {
+				if got := p.Evaluate(good); len(got) != 0 {
+					errs <- fmt.Sprintf("worker %d: good evidence fails: %q", i, got)
+				}
+				if got := p.Evaluate(bad); len(got) == 0 {
+					errs <- fmt.Sprintf("worker %d: evidence without a boot log passes", i)
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
