@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,6 +50,12 @@ func complianceFormats(t *testing.T, bin, socket, a, b string) {
 			continue
 		}
 		got[f.Resources[0].UID+" "+strings.TrimPrefix(f.Compliance.Requirements[0], "tpm:policy:")] = f.Compliance.Status
+		// The Rego policy of TestReport (secure boot on, in Rego) labels
+		// node a, not node b, through the real server plugin.
+		rego := slices.Contains(f.Resources[0].Data.Policies, "secureboot-rego")
+		if rego != (f.Resources[0].UID == a) {
+			t.Errorf("node %s: policies %v (secureboot-rego wanted on node a only)", f.Resources[0].UID, f.Resources[0].Data.Policies)
+		}
 	}
 	if len(got) != len(want) {
 		t.Errorf("OCSF findings %v, want %v", got, want)
@@ -93,4 +102,19 @@ func complianceFormats(t *testing.T, bin, socket, a, b string) {
 	if n != len(want) {
 		t.Errorf("%d OSCAL findings, want %d", n, len(want))
 	}
+}
+
+// writeRegoPolicy writes a Rego policy that allows a node whose verified
+// boot log shows secure boot on, and denies with a reason otherwise.
+func writeRegoPolicy(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "secureboot.rego")
+	module := `package hwattest
+allow if input.boot.secure_boot.enabled
+deny contains "secure boot is not shown on" if not input.boot.secure_boot.enabled
+`
+	if err := os.WriteFile(path, []byte(module), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -25,6 +25,7 @@ func TestReport(t *testing.T) {
 	// 1. Two nodes, each with its own swtpm and EK CA.
 	a := newNode(t, swtpmtest.Options{})
 	b := newNode(t, swtpmtest.Options{})
+	regoPolicy := writeRegoPolicy(t)
 	server := harness.StartServer(t, harness.ServerConfig{NodeAttestor: fmt.Sprintf(`ek_ca_paths = [%q, %q, %q, %q]
 policy "level1" {
 }
@@ -35,7 +36,11 @@ policy "level1-genuine" {
 }
 policy "level2-measured-boot" {
   secure_boot = true
-}`, a.tpm.RootCAPath, a.tpm.IssuerCAPath, b.tpm.RootCAPath, b.tpm.IssuerCAPath)})
+}
+policy "secureboot-rego" {
+  rego_path = %q
+  query     = "data.hwattest.allow"
+}`, a.tpm.RootCAPath, a.tpm.IssuerCAPath, b.tpm.RootCAPath, b.tpm.IssuerCAPath, regoPolicy)})
 
 	// 2. Node a sends its boot log (secure boot on), node b none.
 	harness.StartAgent(t, harness.AgentConfig{Server: server, NodeAttestor: a.agentConfig()})
