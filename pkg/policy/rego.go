@@ -30,6 +30,7 @@ var regoUnsafe = map[string]struct{}{
 type regoPolicy struct {
 	query   rego.PreparedEvalQuery
 	allow   string // the allow query, as configured
+	deny    string // the deny set's reference
 	timeout time.Duration
 }
 
@@ -54,9 +55,10 @@ func compileRego(path, allowQuery string) (*regoPolicy, error) {
 	if err != nil {
 		return nil, err
 	}
-	// One query answers both: the allow value (a list, empty when
-	// undefined) and the deny set (empty when undefined).
-	q := fmt.Sprintf("allow := [x | x := %s]; deny := {x | some x in %s}", ref, denyRef)
+	// One query answers both, each as a list of its values: empty when
+	// the rule is undefined, so that evaluate can tell undefined from a
+	// value of the wrong type.
+	q := fmt.Sprintf("allow := [x | x := %s]; deny := [x | x := %s]", ref, denyRef)
 	prepared, err := rego.New(
 		rego.Query(q),
 		rego.ParsedModule(mod),
@@ -67,7 +69,7 @@ func compileRego(path, allowQuery string) (*regoPolicy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &regoPolicy{query: prepared, allow: allowQuery, timeout: RegoTimeout}, nil
+	return &regoPolicy{query: prepared, allow: allowQuery, deny: denyRef.String(), timeout: RegoTimeout}, nil
 }
 
 // evaluate runs the policy on res within its time budget: it passes only
@@ -91,7 +93,20 @@ func (p *regoPolicy) evaluate(res *tpmquote.Result) []string {
 		return []string{fmt.Sprintf("rego: %d results, want 1", len(rs))}
 	}
 	var fails []string
-	deny, _ := rs[0].Bindings["deny"].([]any)
+	var deny []any
+	switch d, _ := rs[0].Bindings["deny"].([]any); {
+	case len(d) == 0: // no deny rule
+	case len(d) == 1:
+		set, ok := d[0].([]any)
+		if !ok {
+			// deny := true, or an object: fail closed rather than read
+			// it as no reasons.
+			return []string{fmt.Sprintf("rego: %s is %s, not a set of reasons", p.deny, clip(fmt.Sprint(d[0])))}
+		}
+		deny = set
+	default:
+		return []string{fmt.Sprintf("rego: %s has %d values", p.deny, len(d))}
+	}
 	for _, d := range deny {
 		s, ok := d.(string)
 		if !ok {

@@ -122,6 +122,9 @@ func TestRegoDecisions(t *testing.T) {
 		{"allow not a boolean", "package hwattest\nallow := \"yes\"\n", []string{"data.hwattest.allow is yes, not true"}},
 		{"deny wins over allow", "package hwattest\nallow := true\ndeny contains \"b: no\" if true\ndeny contains sprintf(\"a: PCR 0 is %s\", [input.pcrs.sha256[\"0\"]]) if true\n",
 			[]string{"deny: a: PCR 0 is " + strings.Repeat("0", 64), "deny: b: no"}},
+		{"deny not a set", "package hwattest\nallow := true\ndeny := true\n", []string{"rego: data.hwattest.deny is true, not a set of reasons"}},
+		{"deny an empty set", "package hwattest\nallow := true\ndeny contains \"x\" if false\n", nil},
+		{"deny reasons not strings", "package hwattest\nallow := true\ndeny contains 7 if true\n", []string{"deny: 7"}},
 		{"control characters in a reason", "package hwattest\nallow := true\ndeny contains \"line\\nbreak\" if true\n", []string{"deny: line?break"}},
 		{"evaluation error", "package hwattest\nallow if to_number(\"not a number\") > 0\n", nil},
 	} {
