@@ -89,14 +89,18 @@ func nameUUID(parts ...string) string {
 	return uuid.NewSHA1(idNamespace, []byte(strings.Join(parts, "\x00"))).String()
 }
 
-// nonToken matches what an OSCAL token may not hold.
-var nonToken = regexp.MustCompile(`[^\p{L}\p{N}._-]`)
+// nonToken matches what an OSCAL token may not hold; tokenStart what
+// it may start with.
+var (
+	nonToken   = regexp.MustCompile(`[^\p{L}\p{N}._-]`)
+	tokenStart = regexp.MustCompile(`^[\p{L}_]`)
+)
 
 // token turns s into an OSCAL token (a letter or _ first, then letters,
 // digits, '.', '-', '_').
 func token(s string) string {
 	s = nonToken.ReplaceAllString(s, "_")
-	if s == "" || !regexp.MustCompile(`^[\p{L}_]`).MatchString(s) {
+	if !tokenStart.MatchString(s) {
 		s = "_" + s
 	}
 	return s

@@ -125,6 +125,8 @@ func TestRegoDecisions(t *testing.T) {
 		{"deny not a set", "package hwattest\nallow := true\ndeny := true\n", []string{"rego: data.hwattest.deny is true, not a set of reasons"}},
 		{"deny an empty set", "package hwattest\nallow := true\ndeny contains \"x\" if false\n", nil},
 		{"deny reasons not strings", "package hwattest\nallow := true\ndeny contains 7 if true\n", []string{"deny: 7"}},
+		{"a long reason, cut inside a rune", "package hwattest\nallow := true\ndeny contains \"x" + strings.Repeat("é", 200) + "\" if true\n",
+			[]string{"deny: x" + strings.Repeat("é", 127) + "..."}},
 		{"control characters in a reason", "package hwattest\nallow := true\ndeny contains \"line\\nbreak\" if true\n", []string{"deny: line?break"}},
 		{"evaluation error", "package hwattest\nallow if to_number(\"not a number\") > 0\n", nil},
 	} {

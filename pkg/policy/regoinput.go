@@ -34,9 +34,9 @@ func clip(s string) string {
 		return r
 	}, s)
 	if len(s) > maxDenyReasonLen {
-		s = s[:maxDenyReasonLen] + "..."
+		s = strings.ToValidUTF8(s[:maxDenyReasonLen], "") + "..."
 	}
-	return s
+	return strings.ToValidUTF8(s, "?")
 }
 
 // RegoInput is the input document of a Rego policy: the verified result,
