@@ -40,7 +40,7 @@ func clip(s string) string {
 }
 
 // RegoInput is the input document of a Rego policy: the verified result,
-// digests in lowercase hex (docs/policies-rego.md shows it).
+// digests in lowercase hex (docs/nodeattestor-tpm.md, "Rego policies", shows it).
 func RegoInput(res *tpmquote.Result) map[string]any {
 	pcrs := map[string]any{}
 	for alg, vals := range res.PCRs {

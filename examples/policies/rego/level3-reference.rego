@@ -1,11 +1,15 @@
 # Level 3 in Rego: the same decision as ../level3-reference.hcl, written as
 # an OPA policy (Rego v1). The plugin evaluates it over the verified
-# attestation result (input: docs/policies-rego.md); the node meets the
-# level when data.hwattest.allow is true and data.hwattest.deny is empty.
+# attestation result (input: docs/nodeattestor-tpm.md, "Rego policies"); the
+# node meets the level when data.hwattest.allow is true and data.hwattest.deny
+# is empty.
 #
 # THE VALUES BELOW ARE PLACEHOLDERS that no machine matches (all zeros), as in
-# the HCL template: replace them with the values hwattest reference prints for
-# known-good machines (its pcrs and boot_components lists).
+# the HCL template. Replace this file with the output of
+#   hwattest reference --name level3-reference -o level3-reference.hcl \
+#     --rego level3-reference.rego node-*.json
+# run on evidence captured from known-good machines: the same rules, with
+# their values.
 package hwattest
 
 # reference_pcrs: bank -> PCR index -> the allowed values (any of them).
