@@ -69,6 +69,7 @@ fuzz:
 
 bench:
 	$(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/tpmquote/
+	$(GO) test -run='^$$' -bench='BenchmarkLevel3' -benchmem -count=5 -benchtime=20000x ./pkg/policy/
 
 deps:
 	@./.ci/deps

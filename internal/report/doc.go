@@ -4,7 +4,11 @@
 // agents and registration entries through a narrow Source over two calls of
 // the SPIRE server API (ListAgents and ListEntries), and renders the report
 // as a terminal table, JSON (schema version SchemaVersion, documented in
-// docs/cli.md), CSV and one self-contained HTML page.
+// docs/cli.md), CSV, one self-contained HTML page, OCSF Compliance Findings
+// (OCSFVersion, one per node per level, JSON Lines: ocsf.go) and an OSCAL
+// assessment-results document (OSCALVersion, go-oscal types: oscal.go)
+// whose findings target the controls of the levels catalog
+// (examples/oscal, embedded: catalog.go).
 //
 // The report shows what the server recorded at each agent's last
 // attestation; it does not attest anything itself.

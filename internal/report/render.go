@@ -17,10 +17,12 @@ const (
 	FormatJSON  = "json"
 	FormatCSV   = "csv"
 	FormatHTML  = "html"
+	FormatOCSF  = "ocsf"
+	FormatOSCAL = "oscal"
 )
 
 // Formats lists every format, in the order help texts show them.
-var Formats = []string{FormatTable, FormatJSON, FormatCSV, FormatHTML}
+var Formats = []string{FormatTable, FormatJSON, FormatCSV, FormatHTML, FormatOCSF, FormatOSCAL}
 
 // Write renders r to w in format.
 func (r *Report) Write(w io.Writer, format string) error {
@@ -33,6 +35,10 @@ func (r *Report) Write(w io.Writer, format string) error {
 		return r.WriteCSV(w)
 	case FormatHTML:
 		return r.WriteHTML(w)
+	case FormatOCSF:
+		return r.WriteOCSF(w)
+	case FormatOSCAL:
+		return r.WriteOSCAL(w, OSCALOptions{})
 	}
 	return fmt.Errorf("report: unknown format %q (want %s)", format, strings.Join(Formats, ", "))
 }

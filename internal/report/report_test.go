@@ -249,7 +249,7 @@ func TestServerError(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 	var b bytes.Buffer
-	if err := build(t, nil).Write(&b, "pdf"); err == nil || err.Error() != `report: unknown format "pdf" (want table, json, csv, html)` {
+	if err := build(t, nil).Write(&b, "pdf"); err == nil || err.Error() != `report: unknown format "pdf" (want table, json, csv, html, ocsf, oscal)` {
 		t.Errorf("error %v", err)
 	}
 }

@@ -44,6 +44,12 @@ type Config struct {
 	// IMAAllowlistPaths are files or directories in sha256sum's output
 	// format whose digests join IMAAllowlist (read when compiled).
 	IMAAllowlistPaths []string `hcl:"ima_allowlist_paths"`
+	// RegoPath is a Rego module (Rego v1) that decides the policy instead
+	// of the rules above (which it cannot be combined with); relative to
+	// the policy file's directory.
+	RegoPath string `hcl:"rego_path"`
+	// Query is the Rego policy's allow rule (default DefaultRegoQuery).
+	Query string `hcl:"query"`
 }
 
 // file is the content of a policy file: policy blocks and nothing else.
@@ -215,10 +221,30 @@ func (c Config) Compile(name string, quoted tpmquote.PCRSelection, dir string) (
 			errs = append(errs, fmt.Errorf("policy %q: ima_allowlist_paths: %w", name, err))
 		}
 	}
+	errs = append(errs, c.compileRego(p, dir)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return p, nil
+}
+
+// compileRego prepares the Rego policy of c (rego_path) into p.
+func (c Config) compileRego(p *Policy, dir string) []error {
+	if c.RegoPath == "" {
+		if c.Query != "" {
+			return []error{fmt.Errorf("policy %q: query needs rego_path", p.Name)}
+		}
+		return nil
+	}
+	if c.SecureBoot || c.EKCertificate || len(c.PCRs) > 0 || len(c.BootComponents) > 0 || len(c.IMAAllowlist) > 0 || len(c.IMAAllowlistPaths) > 0 {
+		return []error{fmt.Errorf("policy %q: rego_path cannot be combined with secure_boot, ek_certificate, pcrs, boot_components or ima_allowlist(_paths): the Rego policy decides alone", p.Name)}
+	}
+	r, err := compileRego(regoPath(c.RegoPath, dir), c.Query)
+	if err != nil {
+		return []error{fmt.Errorf("policy %q: rego_path: %w", p.Name, err)}
+	}
+	p.rego = r
+	return nil
 }
 
 // ParsePCR parses a reference value "<bank>:<index>:<hex>".

@@ -37,11 +37,18 @@ type Policy struct {
 	// buffers, which the template name cannot tell from files) must be one
 	// of them.
 	IMAAllowlist map[string]bool
+
+	// rego, when not nil, decides the policy instead of the rules above
+	// (rego.go).
+	rego *regoPolicy
 }
 
 // Evaluate returns why res fails the policy, one line per failed rule; none
 // when it passes.
 func (p *Policy) Evaluate(res *tpmquote.Result) []string {
+	if p.rego != nil {
+		return p.rego.evaluate(res)
+	}
 	var fails []string
 	if p.EKCertificate && !res.EKCertVerified {
 		fails = append(fails, "the EK has no certificate from a trusted CA")

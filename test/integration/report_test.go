@@ -25,12 +25,22 @@ func TestReport(t *testing.T) {
 	// 1. Two nodes, each with its own swtpm and EK CA.
 	a := newNode(t, swtpmtest.Options{})
 	b := newNode(t, swtpmtest.Options{})
+	regoPolicy := writeRegoPolicy(t)
 	server := harness.StartServer(t, harness.ServerConfig{NodeAttestor: fmt.Sprintf(`ek_ca_paths = [%q, %q, %q, %q]
 policy "level1" {
 }
 policy "level2" {
   secure_boot = true
-}`, a.tpm.RootCAPath, a.tpm.IssuerCAPath, b.tpm.RootCAPath, b.tpm.IssuerCAPath)})
+}
+policy "level1-genuine" {
+}
+policy "level2-measured-boot" {
+  secure_boot = true
+}
+policy "secureboot-rego" {
+  rego_path = %q
+  query     = "data.hwattest.allow"
+}`, a.tpm.RootCAPath, a.tpm.IssuerCAPath, b.tpm.RootCAPath, b.tpm.IssuerCAPath, regoPolicy)})
 
 	// 2. Node a sends its boot log (secure boot on), node b none.
 	harness.StartAgent(t, harness.AgentConfig{Server: server, NodeAttestor: a.agentConfig()})
@@ -142,6 +152,10 @@ policy "level2" {
 	// a screenshot is taken (HWATTEST_WRITE_SCREENSHOT=1 writes the one in
 	// docs/images).
 	renderReport(t, page, a.agentID(), b.agentID())
+
+	// 8. The same nodes as OCSF Compliance Findings and as OSCAL assessment
+	// results, with the levels of the hwattest levels catalog.
+	complianceFormats(t, bin, server.Socket, a.agentID(), b.agentID())
 }
 
 // renderReport opens page in headless Chromium, checks the rendered DOM and

@@ -38,7 +38,7 @@ func referenceCommand() *command {
 	return &command{
 		name:    "reference",
 		summary: "derive a reference policy from the evidence of known-good machines",
-		usage:   "reference -o FILE --name NAME [--on-difference list|omit] [--required] [--ima-allowlist FILE] EVIDENCE...",
+		usage:   "reference -o FILE --name NAME [--on-difference list|omit] [--required] [--ima-allowlist FILE] [--rego FILE] EVIDENCE...",
 		help: `Verifies each evidence file (as hwattest verify does; any failure stops it),
 then derives reference values from all of them and writes a policy file with
 one block, policy "NAME" { ... }, that the server plugin reads (policy_paths)
@@ -62,13 +62,18 @@ Where the machines differ, it says where on standard error and, with
 --on-difference list (the default), lists each value seen (any of them
 passes), or with --on-difference omit leaves that PCR (or the boot component
 rule) out. The policy is report-only (required = false) unless --required: a
-node that fails it only lacks the policy:NAME selector (docs/operations.md).`,
+node that fails it only lacks the policy:NAME selector (docs/operations.md).
+
+--rego FILE writes the same rules as a Rego module to FILE, and -o the block
+that points at it (rego_path), which decides the same (not with
+--ima-allowlist).`,
 		flags: func(fs *flag.FlagSet) func(*env, []string) error {
 			out := fs.String("o", "", "write the policy to `FILE` (- for standard output); required")
 			name := fs.String("name", "", "the policy's `NAME`, the plugin's selector policy:NAME; required")
 			diff := fs.String("on-difference", onDifferenceList, "where machines differ, `MODE`: list each value, or omit the PCR")
 			required := fs.Bool("required", false, "write required = true: a node that fails is refused (default: report-only)")
 			imaAllow := fs.String("ima-allowlist", "", "also write an IMA allowlist of every measured file to `FILE`, and refer to it")
+			regoOut := fs.String("rego", "", "write the rules as a Rego module to `FILE`, and -o the block that points at it")
 			var trust trustFlags
 			trust.register(fs, true)
 			return func(e *env, args []string) error {
@@ -83,10 +88,14 @@ node that fails it only lacks the policy:NAME selector (docs/operations.md).`,
 					return usageErrorf("--on-difference %q: want list or omit", *diff)
 				case *imaAllow == "-":
 					return usageErrorf("--ima-allowlist needs a file: the policy refers to it")
+				case *regoOut == "-":
+					return usageErrorf("--rego needs a file: the policy refers to it")
+				case *regoOut != "" && *imaAllow != "":
+					return usageErrorf("--rego and --ima-allowlist cannot be combined")
 				case len(args) == 0:
 					return usageErrorf("no evidence file given")
 				}
-				return runReference(e, referenceOptions{out: *out, name: *name, mode: *diff, required: *required, imaAllowlist: *imaAllow}, &trust, args)
+				return runReference(e, referenceOptions{out: *out, name: *name, mode: *diff, required: *required, imaAllowlist: *imaAllow, rego: *regoOut}, &trust, args)
 			}
 		},
 	}
@@ -116,6 +125,8 @@ type referenceOptions struct {
 	required        bool
 	// imaAllowlist is the allowlist file to write, "" for none.
 	imaAllowlist string
+	// rego is the Rego module to write, "" for none.
+	rego string
 }
 
 func runReference(e *env, o referenceOptions, trust *trustFlags, paths []string) error {
@@ -168,6 +179,17 @@ func runReference(e *env, o referenceOptions, trust *trustFlags, paths []string)
 		fmt.Fprintf(e.stderr, "wrote the IMA allowlist of %q to %s: %d digests\n", name, o.imaAllowlist, allow.digests())
 	}
 	text := d.hcl(name, required, ms, now)
+	if o.rego != "" {
+		ref, err := allowlistRef(out, o.rego)
+		if err != nil {
+			return err
+		}
+		// Written first: the policy check below reads it.
+		if err := writeOutput(e, o.rego, []byte(d.rego(name, ms, now))); err != nil {
+			return err
+		}
+		text = regoHCL(name, required, ref)
+	}
 	// What is written must be what the plugin reads.
 	dir := ""
 	if out != "-" {
@@ -194,6 +216,9 @@ func runReference(e *env, o referenceOptions, trust *trustFlags, paths []string)
 	ima := ""
 	if allow != nil {
 		ima = fmt.Sprintf(", IMA allowlist %s", d.imaAllowlistRef)
+	}
+	if o.rego != "" {
+		ima = ", in Rego in " + o.rego
 	}
 	fmt.Fprintf(e.stderr, "wrote policy %q to %s from %d evidence files: %d PCR values, secure_boot %v, ek_certificate %v, %d boot components%s; %s\n",
 		name, where, len(ms), d.pcrValues(), d.secureBoot, d.ekCertificate, len(d.components), ima, mode2)

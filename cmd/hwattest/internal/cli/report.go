@@ -18,7 +18,7 @@ func reportCommand() *command {
 	return &command{
 		name:    "report",
 		summary: "report which node meets which policy level, and what each workload requires, from a SPIRE server",
-		usage:   "report --socket PATH [--format table|json|csv|html] [-o FILE] [--levels DIR|FILE|NAMES]",
+		usage:   "report --socket PATH [--format table|json|csv|html|ocsf|oscal] [-o FILE] [--levels DIR|FILE|NAMES] [--import-ap HREF]",
 		help: `Reads the agents (their selectors, attestation type, SVID expiry, banned,
 can re-attest) and registration entries from a SPIRE server's admin socket
 (socket_path, local and unauthenticated: run it on the server as the user
@@ -34,7 +34,14 @@ it, every policy a node satisfies is a level, in name order.
 
 Formats: table (a terminal), json (schema_version 1, docs/cli.md), csv (one
 table, a row per node, node alias and workload), html (one self-contained
-page: status colours, sortable tables, no external assets).
+page: status colours, sortable tables, no external assets), ocsf (OCSF 1.4.0
+Compliance Findings, class 2003, one JSON object per line: one per node per
+level, for CSPM tools and SIEMs), oscal (an OSCAL 1.1.2 assessment-results
+document for GRC tools: nodes as components, one observation per node, one
+finding per node and level against the controls of
+examples/oscal/hwattest-levels-catalog.json; --import-ap sets its import-ap
+href, by default a back-matter resource that says hwattest keeps no separate
+assessment plan).
 
 The report shows what the server recorded at each agent's last attestation.
 Exit code 0 when written, whatever the levels; 4 when the server cannot be
@@ -46,6 +53,7 @@ reached or refuses.`,
 			var levels listFlag
 			fs.Var(&levels, "levels", "policy files or directories whose policies are the levels, or a comma-separated list of policy `NAMES`, lowest first (repeatable)")
 			timeout := fs.Duration("timeout", 30*time.Second, "give up on the server after this `DURATION`")
+			importAP := fs.String("import-ap", "", "with --format oscal: the `HREF` of the OSCAL assessment plan the results answer")
 			return func(e *env, args []string) error {
 				if len(args) > 0 {
 					return usageErrorf("unexpected argument %q", args[0])
@@ -56,11 +64,14 @@ reached or refuses.`,
 				if !slices.Contains(report.Formats, *format) {
 					return usageErrorf("--format %q: want %s", *format, strings.Join(report.Formats, ", "))
 				}
+				if *importAP != "" && *format != report.FormatOSCAL {
+					return usageErrorf("--import-ap needs --format oscal")
+				}
 				names, err := levelNames(levels)
 				if err != nil {
 					return err
 				}
-				return runReport(e, *socket, *format, *out, names, *timeout)
+				return runReport(e, *socket, *format, *out, names, *timeout, report.OSCALOptions{ImportAP: *importAP})
 			}
 		},
 	}
@@ -116,7 +127,7 @@ func levelNames(args []string) ([]string, error) {
 }
 
 // runReport builds the report from the server at socket and writes it.
-func runReport(e *env, socket, format, out string, levels []string, timeout time.Duration) error {
+func runReport(e *env, socket, format, out string, levels []string, timeout time.Duration, opts report.OSCALOptions) error {
 	src, conn, err := report.Dial(socket)
 	if err != nil {
 		return serverErrorf("%w", err)
@@ -124,17 +135,22 @@ func runReport(e *env, socket, format, out string, levels []string, timeout time
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return writeReport(ctx, e, src, format, out, levels, time.Now())
+	return writeReport(ctx, e, src, format, out, levels, time.Now(), opts)
 }
 
 // writeReport builds the report from src and writes it to out.
-func writeReport(ctx context.Context, e *env, src report.Source, format, out string, levels []string, now time.Time) error {
+func writeReport(ctx context.Context, e *env, src report.Source, format, out string, levels []string, now time.Time, opts report.OSCALOptions) error {
 	r, err := report.Build(ctx, src, levels, now)
 	if err != nil {
 		return serverErrorf("%w", err)
 	}
 	var b bytes.Buffer
-	if err := r.Write(&b, format); err != nil {
+	if format == report.FormatOSCAL {
+		err = r.WriteOSCAL(&b, opts)
+	} else {
+		err = r.Write(&b, format)
+	}
+	if err != nil {
 		return err
 	}
 	return writeOutput(e, out, b.Bytes())

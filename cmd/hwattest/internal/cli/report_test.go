@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/hwattest/hwattest/cmd/hwattest/internal/cli"
+	"github.com/hwattest/hwattest/internal/report"
 )
 
 // TestReportUsage: bad report flags are exit code 2, a server that is not
@@ -32,8 +33,9 @@ func TestReportUsage(t *testing.T) {
 	}{
 		{[]string{"report"}, cli.ExitUsage, "hwattest report: --socket PATH is required\n"},
 		{[]string{"report", "--socket", missing, "extra"}, cli.ExitUsage, "hwattest report: unexpected argument \"extra\"\n"},
-		{[]string{"report", "--socket", missing, "--format", "pdf"}, cli.ExitUsage, "hwattest report: --format \"pdf\": want table, json, csv, html\n"},
+		{[]string{"report", "--socket", missing, "--format", "pdf"}, cli.ExitUsage, "hwattest report: --format \"pdf\": want table, json, csv, html, ocsf, oscal\n"},
 		{[]string{"report", "--socket", missing, "--levels", bad}, cli.ExitUsage, "hwattest report: --levels: " + bad + ": unknown configuration key \"policy.p.colour\"\n"},
+		{[]string{"report", "--socket", missing, "--import-ap", "ap.json"}, cli.ExitUsage, "hwattest report: --import-ap needs --format oscal\n"},
 		{[]string{"report", "--socket", missing, "--levels", "a,,b"}, cli.ExitUsage, "hwattest report: --levels \"a,,b\": an empty policy name (or a file that does not exist)\n"},
 		{[]string{"report", "--socket", missing, "--levels", "a,b", "--levels", "b"}, cli.ExitUsage, "hwattest report: --levels: policy \"b\" given twice\n"},
 		{[]string{"report", "--socket", missing, "--timeout", "2s"}, cli.ExitServer, "hwattest report: report: list agents: rpc error: code = Unavailable"},
@@ -71,7 +73,7 @@ func TestReportLevels(t *testing.T) {
 func TestReportOutput(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "report.html")
 	var stdout, stderr strings.Builder
-	err := cli.WriteReport(t.Context(), cli.Env(&stdout, &stderr), fakeSPIRE{}, "html", out, []string{"level1"}, time.Now())
+	err := cli.WriteReport(t.Context(), cli.Env(&stdout, &stderr), fakeSPIRE{}, "html", out, []string{"level1"}, time.Now(), report.OSCALOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,4 +99,27 @@ func (fakeSPIRE) ListAgents(context.Context, *agentv1.ListAgentsRequest, ...grpc
 
 func (fakeSPIRE) ListEntries(context.Context, *entryv1.ListEntriesRequest, ...grpc.CallOption) (*entryv1.ListEntriesResponse, error) {
 	return &entryv1.ListEntriesResponse{}, nil
+}
+
+// TestReportOSCAL writes OSCAL with the import-ap given and OCSF lines from
+// a fake server.
+func TestReportOSCAL(t *testing.T) {
+	var stdout, stderr strings.Builder
+	err := cli.WriteReport(t.Context(), cli.Env(&stdout, &stderr), fakeSPIRE{}, "oscal", "-", []string{"level1"}, time.Now(),
+		report.OSCALOptions{ImportAP: "https://grc.example.org/ap.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), `"import-ap": {
+      "href": "https://grc.example.org/ap.json"
+    }`) || !strings.Contains(stdout.String(), `"state": "satisfied"`) {
+		t.Errorf("OSCAL:\n%s", stdout.String())
+	}
+	stdout.Reset()
+	if err := cli.WriteReport(t.Context(), cli.Env(&stdout, &stderr), fakeSPIRE{}, "ocsf", "-", []string{"level1"}, time.Now(), report.OSCALOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(stdout.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], `"class_uid":2003`) {
+		t.Errorf("OCSF:\n%s", stdout.String())
+	}
 }
