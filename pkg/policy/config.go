@@ -162,6 +162,18 @@ func ParseFiles(files []File) (map[string]Source, error) {
 	return out, nil
 }
 
+// Files returns every file besides the policy file itself that Compile
+// reads for c (its ima_allowlist_paths and its rego_path), resolved against
+// dir as Compile resolves them: a server that reloads policies when their
+// files change watches these too.
+func (c Config) Files(dir string) []string {
+	files := c.IMAAllowlistFiles(dir)
+	if c.RegoPath != "" {
+		files = append(files, regoPath(c.RegoPath, dir))
+	}
+	return files
+}
+
 // IMAAllowlistFiles returns the ima_allowlist_paths of c resolved against
 // dir as Compile resolves them.
 func (c Config) IMAAllowlistFiles(dir string) []string {

@@ -96,9 +96,10 @@ type caSet struct {
 // policySet is one version of the policies, inline and from policy files.
 type policySet struct {
 	policies []*policy.Policy
-	// imaFiles are the ima_allowlist_paths files the policies read: they
-	// are watched with the policy files.
-	imaFiles []string
+	// dataFiles are the files the policies read besides their own
+	// (ima_allowlist_paths, rego_path): they are watched with the policy
+	// files.
+	dataFiles []string
 }
 
 // names are the policies' names, with "(required)" after those that are.
@@ -276,7 +277,7 @@ func newPolicies(inline map[string]PolicyConfig, paths []string, quoted tpmquote
 			}
 			return policy.ListFiles(paths)
 		},
-		extra: func(s policySet) []string { return s.imaFiles },
+		extra: func(s policySet) []string { return s.dataFiles },
 		limit: policy.MaxFileSize,
 		build: func(files []file) (policySet, error) {
 			pf := make([]policy.File, len(files))
@@ -354,7 +355,7 @@ func buildPolicies(inline map[string]PolicyConfig, files []policy.File, quoted t
 		if l.path != "" {
 			dir = filepath.Dir(l.path)
 		}
-		set.imaFiles = append(set.imaFiles, l.conf.IMAAllowlistFiles(dir)...)
+		set.dataFiles = append(set.dataFiles, l.conf.Files(dir)...)
 		p, err := l.conf.Compile(name, quoted, dir)
 		if err == nil {
 			err = p.CheckQuoted(quoted, allowSHA1Boot)
