@@ -156,6 +156,9 @@ func (r *containerdRuntime) describe(ctx context.Context, ns string, c container
 	}
 	if dg := img.Target.Digest.String(); isDigest(dg) {
 		info.ImageDigests = []string{dg}
+		if repo := repositoryOf(c.Image); repo != "" {
+			info.RepoDigests = []string{repo + "@" + dg}
+		}
 	} else {
 		info.Unresolved = fmt.Sprintf("image %s: target digest %q is not a sha256 digest", c.Image, dg)
 	}

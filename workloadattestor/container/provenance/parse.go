@@ -34,11 +34,11 @@ const (
 // cosign (with --new-bundle-format), GitHub's artifact attestations and
 // sigstore-go write; v0.1 and v0.2 are older clients'.
 var bundleMediaTypes = map[string]bool{
-	"application/vnd.dev.sigstore.bundle.v0.3+json":         true,
-	"application/vnd.dev.sigstore.bundle+json;version=0.3":  true,
-	"application/vnd.dev.sigstore.bundle+json;version=0.2":  true,
-	"application/vnd.dev.sigstore.bundle+json;version=0.1":  true,
-	"application/vnd.dev.sigstore.bundle.v0.3.1+json":       true,
+	"application/vnd.dev.sigstore.bundle.v0.3+json":          true,
+	"application/vnd.dev.sigstore.bundle+json;version=0.3":   true,
+	"application/vnd.dev.sigstore.bundle+json;version=0.2":   true,
+	"application/vnd.dev.sigstore.bundle+json;version=0.1":   true,
+	"application/vnd.dev.sigstore.bundle.v0.3.1+json":        true,
 	"application/vnd.dev.sigstore.bundle+json;version=0.3.1": true,
 }
 

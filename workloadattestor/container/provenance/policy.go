@@ -200,9 +200,9 @@ func compilePolicy(name string, c PolicyConfig) (*Policy, []error) {
 	if len(c.TrustedRootPaths) == 0 {
 		errs = append(errs, errors.New("trusted_root_paths is needed (trusted_root.json files)"))
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
+	// Trusted roots are read even when the rest has problems, so that
+	// every problem is reported at once.
+	checked := len(errs) == 0
 	for _, path := range c.TrustedRootPaths {
 		b, err := readfile.Limited(path, MaxTrustedRootSize)
 		if err != nil {
@@ -212,6 +212,9 @@ func compilePolicy(name string, c PolicyConfig) (*Policy, []error) {
 		tr, err := root.NewTrustedRootFromJSON(b)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("trusted root %s: %w", path, err))
+			continue
+		}
+		if !checked {
 			continue
 		}
 		v, err := verify.NewVerifier(tr, opts...)

@@ -179,9 +179,9 @@ func TestRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name   string
-		bundle []byte
-		policy string // the policy's reason ("" when the bundle fails whole)
+		name    string
+		bundle  []byte
+		policy  string // the policy's reason ("" when the bundle fails whole)
 		bundle_ string
 	}{
 		{"another identity", w.attest(t, otherID, w.hex(), provenancetest.Options{}),
@@ -230,4 +230,3 @@ func matches(got, want string) bool {
 	}
 	return got == want
 }
-
