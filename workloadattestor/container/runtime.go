@@ -45,7 +45,9 @@ type containerInfo struct {
 	ImageDigests []string
 	// RepoDigests are the image's digests with the repositories they
 	// were pulled from or pushed to ("registry/repo@sha256:<hex>"): where
-	// provenance bundles are looked for. Each digest is in ImageDigests.
+	// provenance bundles are looked for. For a multi-platform image
+	// pulled through containerd it also has the host platform's manifest
+	// digest, which is not an image_digest.
 	RepoDigests []string
 	// Namespace is the containerd namespace the container was found in
 	// (for logs).
