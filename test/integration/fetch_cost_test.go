@@ -3,6 +3,8 @@ package integration_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/hwattest/hwattest/internal/containertest"
 	"github.com/hwattest/hwattest/internal/provenancetest"
+	"github.com/hwattest/hwattest/internal/swtpmtest"
 	"github.com/hwattest/hwattest/test/integration/harness"
 )
 
@@ -48,7 +51,8 @@ func TestFetchCost(t *testing.T) {
 	w.attach(t, reg, "bench", img, provenancetest.GitHub("org/app"))
 	ctrd.Pull(t, "k8s.io", ref)
 
-	server := harness.StartServer(t, harness.ServerConfig{ExtraPlugins: "  NodeAttestor \"join_token\" {\n    plugin_data {}\n  }\n"})
+	n := newNode(t, swtpmtest.Options{}) // the server's tpm attestor needs a CA; the agents use join tokens
+	server := harness.StartServer(t, harness.ServerConfig{NodeAttestor: n.caConfig(), ExtraPlugins: "  NodeAttestor \"join_token\" {\n    plugin_data {}\n  }\n"})
 	ctr := harness.Plugins(t)["workloadattestor-container"]
 	plugin := func(data string) string {
 		return fmt.Sprintf("  WorkloadAttestor \"container\" {\n    plugin_cmd      = %q\n    plugin_checksum = %q\n    plugin_data {\n%s\n    }\n  }\n",
@@ -58,20 +62,29 @@ func TestFetchCost(t *testing.T) {
 	type variant struct {
 		name, plugins, selector, level string
 	}
-	var variants []variant
-	for _, level := range []string{"DEBUG", "INFO"} {
-		variants = append(variants,
-			variant{"unix", "", "unix:uid:0", level},
-			variant{"unix+container", plugin(runtime), "container:image_digest:" + img.Digest, level},
-			variant{"unix+container+provenance", plugin(runtime + w.policy("")), "container:provenance:ci", level},
-		)
+	// The container plugin started through env(1) with GOMAXPROCS=1: one
+	// thread runs the plugin's Go code, so a call wakes no second thread.
+	env := "/usr/bin/env"
+	envSum := sha256File(t, env)
+	pluginOneProc := fmt.Sprintf("  WorkloadAttestor \"container\" {\n    plugin_cmd      = %q\n    plugin_args     = [\"GOMAXPROCS=1\", %q]\n    plugin_checksum = %q\n    plugin_data {\n%s\n    }\n  }\n",
+		env, ctr.Path, envSum, runtime)
+	variants := []variant{
+		{"unix", "", "unix:uid:0", "DEBUG"},
+		{"unix+container", plugin(runtime), "container:image_digest:" + img.Digest, "DEBUG"},
+		{"unix+container+provenance", plugin(runtime + w.policy("")), "container:provenance:ci", "DEBUG"},
+		{"unix", "", "unix:uid:0", "INFO"},
+		{"unix+container", plugin(runtime), "container:image_digest:" + img.Digest, "INFO"},
+		{"unix+container GOMAXPROCS=1", pluginOneProc, "container:image_digest:" + img.Digest, "INFO"},
 	}
 	binds := map[string]string{}
+	var metricsPorts []int
 	for i, v := range variants {
 		agentID := fmt.Sprintf("spiffe://%s/bench/agent%d", harness.TrustDomain, i)
 		out := server.MustCLI(t, "token", "generate", "-spiffeID", agentID)
 		token := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(out), "Token:"))
-		a := harness.StartAgent(t, harness.AgentConfig{Server: server, JoinToken: token, ExtraPlugins: v.plugins, LogLevel: v.level})
+		metricsPorts = append(metricsPorts, harness.FreePort(t))
+		a := harness.StartAgent(t, harness.AgentConfig{Server: server, JoinToken: token, ExtraPlugins: v.plugins, LogLevel: v.level,
+			TopLevel: fmt.Sprintf("telemetry {\n  Prometheus {\n    host = \"127.0.0.1\"\n    port = %d\n  }\n}\n", metricsPorts[i])})
 		server.CreateEntry(t, agentID, fmt.Sprintf("spiffe://%s/bench/workload%d", harness.TrustDomain, i), v.selector)
 		binds[filepath.Dir(a.Socket)] = fmt.Sprintf("/spire%d", i)
 	}
@@ -111,6 +124,24 @@ func TestFetchCost(t *testing.T) {
 		d := slices.Clone(got[sockets[i]])
 		slices.Sort(d)
 		return time.Duration(d[len(d)*9/10])
+	}
+	// The agents' own view (SPIRE's telemetry, medians over the run): the
+	// whole workload attestation (attestors run in parallel) and each
+	// attestor's call (for ours: the go-plugin gRPC round trip included).
+	for i, v := range variants {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPorts[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var lines []string
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.Contains(l, `quantile="0.5"`) && (strings.Contains(l, "workload_attest") || strings.Contains(l, "fetch_x509")) {
+				lines = append(lines, l)
+			}
+		}
+		t.Logf("%s %s agent telemetry (seconds):\n  %s", v.level, v.name, strings.Join(lines, "\n  "))
 	}
 	for i, v := range variants {
 		base := i - i%3

@@ -199,7 +199,13 @@ func (p *Plugin) Attest(ctx context.Context, req *workloadattestorv1.AttestReque
 	if s.checker != nil {
 		selectors = append(selectors[:len(selectors):len(selectors)], p.provenance(ctx, s.checker, e)...)
 	}
-	if p.log.IsDebug() {
+	// Only a lookup is logged, not every cached answer: the plugin SDK's
+	// logger is at Trace in the plugin process whatever the agent's level,
+	// so each line is JSON-encoded, written to the agent through a pipe and
+	// decoded there even when the agent drops it (measured: it was most of
+	// what a cached Attest cost a workload API fetch; SPIRE logs the
+	// selectors of every attestation itself at debug level).
+	if !cached && p.log.IsDebug() {
 		p.log.Debug("Container attested", logPID, pid, logContainerID, c.ID, logRuntime, e.runtime,
 			logImage, e.info.Image, logImageID, e.info.ImageID, logDigests, e.info.ImageDigests, logPodUID, c.PodUID,
 			logInitPID, e.init.PID, logCached, cached)

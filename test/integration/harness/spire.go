@@ -227,6 +227,9 @@ type AgentConfig struct {
 	JoinToken string
 	// LogLevel is the agent's log_level (default "DEBUG").
 	LogLevel string
+	// TopLevel is more top-level configuration (a telemetry block),
+	// verbatim.
+	TopLevel string
 }
 
 // Agent is a running spire-agent.
@@ -308,8 +311,8 @@ plugins {
     plugin_data {}
   }
 %s}
-`, filepath.Join(cfg.Dir, "data"), logLevel, port, a.Socket, filepath.Join(cfg.Dir, "admin", "admin.sock"),
-		cfg.Server.BundlePath(tb, cfg.Dir), TrustDomain, token, attestor, cfg.ExtraPlugins)
+%s`, filepath.Join(cfg.Dir, "data"), logLevel, port, a.Socket, filepath.Join(cfg.Dir, "admin", "admin.sock"),
+		cfg.Server.BundlePath(tb, cfg.Dir), TrustDomain, token, attestor, cfg.ExtraPlugins, cfg.TopLevel)
 	confPath := WriteFile(tb, cfg.Dir, "agent.conf", conf)
 	a.Process = Start(tb, cfg.Dir, "spire-agent", bin, "run", "-config", confPath)
 	return a
