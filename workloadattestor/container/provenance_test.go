@@ -265,3 +265,15 @@ provenance_timeout = "1s"`))
 func configRequest(hcl string) *configv1.ConfigureRequest {
 	return &configv1.ConfigureRequest{HclConfiguration: hcl}
 }
+
+// TestRepoDigests: the repositories of a Docker Engine API image's
+// RepoDigests, normalized, for provenance lookups; malformed ones skipped.
+func TestRepoDigests(t *testing.T) {
+	body := `{"Id":"x","RepoDigests":["localhost:5000/wl@` + digest1 + `","docker.io/library/nginx@` + digest2 +
+		`","nginx@` + digest2 + `","bad ref@` + digest1 + `","x@sha256:short"]}`
+	got := container.RepoDigests([]byte(body))
+	want := []string{"index.docker.io/library/nginx@" + digest2, "localhost:5000/wl@" + digest1}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("repository digests %q, want %q", got, want)
+	}
+}

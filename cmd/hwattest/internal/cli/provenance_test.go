@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -83,6 +84,26 @@ func TestProvenance(t *testing.T) {
 	want := `policy release: fail: identity: expected SAN value "release@example.com", got "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main"`
 	if !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "not satisfied: release") {
 		t.Errorf("output lacks %q:\n%s", want, r.stdout)
+	}
+	r = mustRun(t, cli.ExitOK, "provenance", "--json", "--policy", policy(""), image)
+	var rep struct {
+		Digest  string `json:"digest"`
+		Bundles []struct {
+			Verified bool `json:"verified"`
+			Policies []struct {
+				Policy string `json:"policy"`
+				Passed bool   `json:"passed"`
+			} `json:"policies"`
+		} `json:"bundles"`
+		Satisfied []string `json:"satisfied"`
+		Passed    bool     `json:"passed"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("--json: %v\n%s", err, r.stdout)
+	}
+	if rep.Digest != d.String() || !rep.Passed || len(rep.Bundles) != 1 || !rep.Bundles[0].Verified ||
+		len(rep.Bundles[0].Policies) != 1 || !rep.Bundles[0].Policies[0].Passed || strings.Join(rep.Satisfied, ",") != "ci" {
+		t.Errorf("--json report %+v", rep)
 	}
 	mustRun(t, cli.ExitUsage, "provenance", "--policy", policy(""), repo.Name()+":latest")
 }
