@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -130,7 +131,9 @@ func (c *Checker) check(ctx context.Context, repo, digest string) *Result {
 		candidates = append(candidates, found...)
 	}
 	if len(candidates) > MaxBundles {
-		candidates = candidates[:MaxBundles]
+		n := len(candidates)
+		candidates = append(candidates[:MaxBundles:MaxBundles], Candidate{Origin: "registry " + repo,
+			Err: fmt.Errorf("%d bundles with the bundle directory's: more than %d, the rest are not read", n, MaxBundles)})
 	}
 	r.Bundles = Verify(c.Policies, digest, candidates)
 	r.Satisfied, r.selectors = summarize(r.Bundles)
