@@ -58,7 +58,9 @@ FUZZ_TARGETS = \
 	./workloadattestor/container/cgroups:FuzzParseCgroup \
 	./workloadattestor/container/cgroups:FuzzParseMountinfo \
 	./workloadattestor/container:FuzzDockerJSON \
-	./workloadattestor/container:FuzzParseStartTime
+	./workloadattestor/container:FuzzParseStartTime \
+	./workloadattestor/container/provenance:FuzzParseReferrers \
+	./workloadattestor/container/provenance:FuzzParseBundleLayers
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -122,7 +122,11 @@ func Build(tb testing.TB, opts ImageOptions) Image {
 type Registry struct {
 	// Host is "127.0.0.1:PORT".
 	Host string
+	srv  *httptest.Server
 }
+
+// Stop stops serving: clients then get "connection refused".
+func (r *Registry) Stop() { r.srv.Close() }
 
 // StartRegistry serves a registry until the test ends.
 func StartRegistry(tb testing.TB) *Registry {
@@ -143,7 +147,7 @@ func StartRegistry(tb testing.TB) *Registry {
 			tb.Logf("==== registry log ====\n%s", tail(logs.Bytes()))
 		}
 	})
-	return &Registry{Host: l.Addr().String()}
+	return &Registry{Host: l.Addr().String(), srv: srv}
 }
 
 // Push stores img as repoTag ("wl:v1") and returns the full reference

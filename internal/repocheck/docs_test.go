@@ -19,6 +19,7 @@ import (
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server"
 	"github.com/hwattest/hwattest/pkg/policy"
 	"github.com/hwattest/hwattest/workloadattestor/container"
+	"github.com/hwattest/hwattest/workloadattestor/container/provenance"
 	"github.com/hwattest/hwattest/workloadattestor/exe"
 )
 
@@ -82,6 +83,14 @@ func checkSample(text string) error {
 	if len(list.Items) > 0 && len(list.Filter("policy").Items) == len(list.Items) {
 		_, err := policy.Parse(text)
 		return err
+	}
+	if len(list.Items) > 0 && len(list.Filter("provenance").Items) == len(list.Items) {
+		// A policy file of hwattest provenance: the container plugin's
+		// provenance blocks.
+		var f struct {
+			Provenance map[string]provenance.PolicyConfig `hcl:"provenance"`
+		}
+		return joined(hclconf.Decode(text, &f))
 	}
 	stanzas := 0
 	for _, kind := range []string{"NodeAttestor", "WorkloadAttestor"} {

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/hcl/ast"
 
 	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/workloadattestor/container/provenance"
 )
 
 // Defaults of the configuration.
@@ -43,6 +44,28 @@ type Config struct {
 	// Timeout bounds one lookup in one runtime, as a Go duration (default
 	// "5s").
 	Timeout string `hcl:"timeout"`
+
+	// Provenance are the image provenance policies, by name:
+	// `provenance "<name>" { ... }`; each satisfied one is a
+	// provenance:<name> selector. None: no provenance lookups.
+	Provenance map[string]provenance.PolicyConfig `hcl:"provenance"`
+	// ProvenanceBundleDir is a directory of bundles for hosts that cannot
+	// reach the registry: DIR/sha256-<hex>/*.json.
+	ProvenanceBundleDir string `hcl:"provenance_bundle_dir"`
+	// ProvenanceOffline, when true, reads bundles from the bundle
+	// directory only, never from a registry.
+	ProvenanceOffline bool `hcl:"provenance_offline"`
+	// ProvenanceTimeout is the time budget of one image's registry lookup
+	// (default "2s").
+	ProvenanceTimeout string `hcl:"provenance_timeout"`
+	// ProvenanceCacheSize is the number of images whose results are kept
+	// (default 1024).
+	ProvenanceCacheSize int `hcl:"provenance_cache_size"`
+	// ProvenanceCacheTTL is how long a result is reused (default "10m").
+	ProvenanceCacheTTL string `hcl:"provenance_cache_ttl"`
+	// ProvenanceFailureTTL is how long the result of a registry that
+	// could not be asked is reused (default "10s").
+	ProvenanceFailureTTL string `hcl:"provenance_failure_ttl"`
 }
 
 // RuntimeConfig is one `runtime "<name>" { ... }` block.
@@ -61,6 +84,17 @@ type config struct {
 	cacheSize int
 	cacheTTL  time.Duration
 	timeout   time.Duration
+	// provenance is nil when no policy is configured.
+	provenance *provenanceConfig
+}
+
+// provenanceConfig is the validated provenance part of the configuration.
+type provenanceConfig struct {
+	policies                      []*provenance.Policy
+	dir                           string
+	offline                       bool
+	cacheSize                     int
+	timeout, cacheTTL, failureTTL time.Duration
 }
 
 // runtimeConfig is a validated runtime block.
@@ -126,10 +160,63 @@ func buildConfig(text string) (*config, error) {
 	} else if d > 0 {
 		out.timeout = d
 	}
+	pc, perrs := buildProvenance(&c)
+	errs = append(errs, perrs...)
+	out.provenance = pc
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// buildProvenance validates the provenance part of c; nil when no policy
+// is configured (then the other provenance keys are refused, so that a
+// forgotten policy block does not silently turn provenance off).
+func buildProvenance(c *Config) (*provenanceConfig, []error) {
+	var errs []error
+	if len(c.Provenance) == 0 {
+		if c.ProvenanceBundleDir != "" || c.ProvenanceOffline || c.ProvenanceTimeout != "" || c.ProvenanceCacheSize != 0 ||
+			c.ProvenanceCacheTTL != "" || c.ProvenanceFailureTTL != "" {
+			errs = append(errs, errors.New(`provenance_* settings without a provenance "<name>" { ... } policy`))
+		}
+		return nil, errs
+	}
+	pc := &provenanceConfig{
+		dir: c.ProvenanceBundleDir, offline: c.ProvenanceOffline, cacheSize: provenance.DefaultCacheSize,
+		timeout: provenance.DefaultTimeout, cacheTTL: provenance.DefaultCacheTTL, failureTTL: provenance.DefaultFailureTTL,
+	}
+	policies, err := provenance.CompilePolicies(c.Provenance)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	pc.policies = policies
+	if pc.dir != "" && !filepath.IsAbs(pc.dir) {
+		errs = append(errs, fmt.Errorf("provenance_bundle_dir %q: want an absolute path", pc.dir))
+	}
+	if pc.offline && pc.dir == "" {
+		errs = append(errs, errors.New("provenance_offline without provenance_bundle_dir: no bundle could ever be found"))
+	}
+	switch {
+	case c.ProvenanceCacheSize < 0:
+		errs = append(errs, fmt.Errorf("provenance_cache_size %d: must be positive", c.ProvenanceCacheSize))
+	case c.ProvenanceCacheSize > 0:
+		pc.cacheSize = c.ProvenanceCacheSize
+	}
+	for _, d := range []struct {
+		key, val string
+		to       *time.Duration
+	}{
+		{"provenance_timeout", c.ProvenanceTimeout, &pc.timeout},
+		{"provenance_cache_ttl", c.ProvenanceCacheTTL, &pc.cacheTTL},
+		{"provenance_failure_ttl", c.ProvenanceFailureTTL, &pc.failureTTL},
+	} {
+		if v, err := duration(d.key, d.val); err != nil {
+			errs = append(errs, err)
+		} else if v > 0 {
+			*d.to = v
+		}
+	}
+	return pc, errs
 }
 
 // socketPath returns the socket path of address: "/path" or
@@ -174,7 +261,17 @@ func checkRuntimeBlocks(text string) (blocks int, errs []error) {
 		return 1, nil
 	}
 	for _, item := range list.Items {
-		if len(item.Keys) == 0 || strings.Trim(item.Keys[0].Token.Text, `"`) != "runtime" {
+		if len(item.Keys) == 0 {
+			continue
+		}
+		switch strings.Trim(item.Keys[0].Token.Text, `"`) {
+		case "provenance":
+			if len(item.Keys) != 2 {
+				errs = append(errs, fmt.Errorf(`provenance blocks take one name: provenance "<name>" { ... } (line %d)`, item.Pos().Line))
+			}
+			continue
+		case "runtime":
+		default:
 			continue
 		}
 		blocks++

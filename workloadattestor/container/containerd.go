@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -9,12 +10,15 @@ import (
 	"github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/defaults"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/platforms"
 	"github.com/opencontainers/image-spec/identity"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // containerdRuntime is containerd's API on a unix socket.
@@ -156,6 +160,17 @@ func (r *containerdRuntime) describe(ctx context.Context, ns string, c container
 	}
 	if dg := img.Target.Digest.String(); isDigest(dg) {
 		info.ImageDigests = []string{dg}
+		if repo := repositoryOf(c.Image); repo != "" {
+			info.RepoDigests = []string{repo + "@" + dg}
+			// A multi-platform image: bundles may also be attached to
+			// the manifest of the platform that runs (looked up for
+			// provenance only; image_digest stays the digest pulled).
+			if images.IsIndexType(img.Target.MediaType) {
+				if pd := platformManifest(ctx, store, img.Target, platform); pd != "" && pd != dg {
+					info.RepoDigests = append(info.RepoDigests, repo+"@"+pd)
+				}
+			}
+		}
 	} else {
 		info.Unresolved = fmt.Sprintf("image %s: target digest %q is not a sha256 digest", c.Image, dg)
 	}
@@ -167,4 +182,32 @@ func (r *containerdRuntime) describe(ctx context.Context, ns string, c container
 // named "<chain>-<uid>-<gid>".
 func sameChain(parent, chain string) bool {
 	return parent == chain || strings.HasPrefix(parent, chain+"-")
+}
+
+// maxIndexSize bounds an image index read from containerd's content store.
+const maxIndexSize = 4 << 20
+
+// platformManifest returns the digest of the manifest for platform in
+// index, "" when it cannot be read or lists none (nested indexes are not
+// followed).
+func platformManifest(ctx context.Context, store content.Provider, index ocispec.Descriptor, platform platforms.MatchComparer) string {
+	if index.Size <= 0 || index.Size > maxIndexSize {
+		return ""
+	}
+	b, err := content.ReadBlob(ctx, store, index)
+	if err != nil {
+		return ""
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return ""
+	}
+	for _, m := range idx.Manifests {
+		if m.Platform != nil && platform.Match(*m.Platform) && images.IsManifestType(m.MediaType) {
+			if d := m.Digest.String(); isDigest(d) {
+				return d
+			}
+		}
+	}
+	return ""
 }

@@ -4,10 +4,17 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1desc "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/hwattest/hwattest/internal/containertest"
 	"github.com/hwattest/hwattest/workloadattestor/container"
@@ -52,6 +59,44 @@ func TestContainerd(t *testing.T) {
 		want := container.Info{Image: ref, ImageID: v1.ConfigDigest, ImageDigests: []string{v1.Digest}, Namespace: "k8s.io"}
 		if !infoEqual(info, want) {
 			t.Fatalf("info %+v\nwant %+v", info, want)
+		}
+	})
+	t.Run("repository of the digest, for provenance", func(t *testing.T) {
+		info, err := inspect(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{strings.TrimSuffix(ref, ":v1") + "@" + v1.Digest}
+		if !slices.Equal(info.RepoDigests, want) {
+			t.Fatalf("repository digests %q, want %q", info.RepoDigests, want)
+		}
+	})
+	t.Run("multi-platform index: the platform manifest too, for provenance", func(t *testing.T) {
+		idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: v2.Image, Descriptor: v1desc.Descriptor{
+			Platform: &v1desc.Platform{OS: goruntime.GOOS, Architecture: goruntime.GOARCH},
+		}})
+		ixRef, err := name.ParseReference(reg.Host+"/multi:v1", name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.WriteIndex(ixRef, idx); err != nil {
+			t.Fatal(err)
+		}
+		ixDigest, _ := idx.Digest()
+		ctrd.Pull(t, "k8s.io", ixRef.String())
+		mid := strings.Repeat("a4", 32)
+		ctrd.Create(t, "k8s.io", ixRef.String(), mid)
+		info, err := inspect(mid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(info.ImageDigests, []string{ixDigest.String()}) {
+			t.Fatalf("image digests %q, want the index %s", info.ImageDigests, ixDigest)
+		}
+		repo := reg.Host + "/multi"
+		want := []string{repo + "@" + ixDigest.String(), repo + "@" + v2.Digest}
+		if !slices.Equal(info.RepoDigests, want) {
+			t.Fatalf("repository digests %q, want %q", info.RepoDigests, want)
 		}
 	})
 	t.Run("started by digest", func(t *testing.T) {

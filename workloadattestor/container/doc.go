@@ -21,6 +21,14 @@
 //	pod_uid:<uid>               the Kubernetes pod UID, when the cgroup
 //	                            shows one
 //
+// With provenance policies configured (package provenance), each
+// repository digest's sigstore bundles are verified and add
+//
+//	provenance:<policy>         a policy some bundle satisfied
+//	provenance_<fact>:<value>   the verified signer, predicate and SLSA
+//	                            builder of those bundles
+//	provenance_status:unavailable  the registry could not be asked in time
+//
 // A process in no container gets no selectors (not this attestor's
 // workload). A tag never pins an identity: when no digest can be resolved
 // (an image built locally and never pushed or pulled, an image removed

@@ -105,6 +105,7 @@ func (d *docker) Inspect(ctx context.Context, id string) (containerInfo, error) 
 		return containerInfo{}, fmt.Errorf("inspect image %s: %w", info.ImageID, err)
 	}
 	info.ImageDigests, info.Unresolved = digests, why
+	info.RepoDigests = repoDigests(body)
 	return info, nil
 }
 

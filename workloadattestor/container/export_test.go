@@ -41,3 +41,7 @@ var (
 
 // NewContainerd returns the containerd API client of the unix socket.
 func NewContainerd(socket string) (Runtime, error) { return newContainerd(socket) }
+
+// RepoDigests is the Docker Engine API image answer's repository digests
+// reader, for provenance lookups.
+var RepoDigests = repoDigests

@@ -2,11 +2,14 @@ package container
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // Runtime API types, the values of a runtime block's type.
@@ -40,6 +43,12 @@ type containerInfo struct {
 	// ImageDigests are the repository digests of the image
 	// ("sha256:<hex>"), empty when none could be resolved.
 	ImageDigests []string
+	// RepoDigests are the image's digests with the repositories they
+	// were pulled from or pushed to ("registry/repo@sha256:<hex>"): where
+	// provenance bundles are looked for. For a multi-platform image
+	// pulled through containerd it also has the host platform's manifest
+	// digest, which is not an image_digest.
+	RepoDigests []string
 	// Namespace is the containerd namespace the container was found in
 	// (for logs).
 	Namespace string
@@ -96,4 +105,35 @@ func digestOfReference(ref string) string {
 		return ""
 	}
 	return ref[i+1:]
+}
+
+// repositoryOf returns the repository of an image reference
+// ("registry/path" with the registry made explicit), "" when ref does not
+// parse as one.
+func repositoryOf(ref string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ""
+	}
+	return r.Context().Name()
+}
+
+// repoDigests returns the "repository@digest" references of a Docker
+// Engine API image's RepoDigests that parse, with sha256 digests.
+func repoDigests(imageBody []byte) []string {
+	var img dockerImage
+	if json.Unmarshal(imageBody, &img) != nil {
+		return nil
+	}
+	var out []string
+	for _, rd := range img.RepoDigests {
+		dg := digestOfReference(rd)
+		if dg == "" {
+			continue
+		}
+		if repo := repositoryOf(rd[:len(rd)-len(dg)-1]); repo != "" {
+			out = append(out, repo+"@"+dg)
+		}
+	}
+	return sortedDigests(out)
 }

@@ -225,6 +225,11 @@ type AgentConfig struct {
 	// attestor and this token instead of our tpm plugin: a baseline for
 	// measurements (the server needs the join_token attestor too).
 	JoinToken string
+	// LogLevel is the agent's log_level (default "DEBUG").
+	LogLevel string
+	// TopLevel is more top-level configuration (a telemetry block),
+	// verbatim.
+	TopLevel string
 }
 
 // Agent is a running spire-agent.
@@ -282,9 +287,13 @@ func startAgent(tb testing.TB, cfg AgentConfig) *Agent {
 		attestor = "  NodeAttestor \"join_token\" {\n    plugin_data {}\n  }"
 		token = fmt.Sprintf("  join_token        = %q\n", cfg.JoinToken)
 	}
+	logLevel := cfg.LogLevel
+	if logLevel == "" {
+		logLevel = "DEBUG"
+	}
 	conf := fmt.Sprintf(`agent {
   data_dir          = %q
-  log_level         = "DEBUG"
+  log_level         = %q
   server_address    = "127.0.0.1"
   server_port       = %d
   socket_path       = %q
@@ -302,8 +311,8 @@ plugins {
     plugin_data {}
   }
 %s}
-`, filepath.Join(cfg.Dir, "data"), port, a.Socket, filepath.Join(cfg.Dir, "admin", "admin.sock"),
-		cfg.Server.BundlePath(tb, cfg.Dir), TrustDomain, token, attestor, cfg.ExtraPlugins)
+%s`, filepath.Join(cfg.Dir, "data"), logLevel, port, a.Socket, filepath.Join(cfg.Dir, "admin", "admin.sock"),
+		cfg.Server.BundlePath(tb, cfg.Dir), TrustDomain, token, attestor, cfg.ExtraPlugins, cfg.TopLevel)
 	confPath := WriteFile(tb, cfg.Dir, "agent.conf", conf)
 	a.Process = Start(tb, cfg.Dir, "spire-agent", bin, "run", "-config", confPath)
 	return a

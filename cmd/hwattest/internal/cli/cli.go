@@ -74,7 +74,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{ekCommand(), ekCAsCommand(), evidenceCommand(), referenceCommand(), verifyCommand(), reportCommand()}
+	return []*command{ekCommand(), ekCAsCommand(), evidenceCommand(), referenceCommand(), verifyCommand(), reportCommand(), provenanceCommand()}
 }
 
 const overview = `hwattest: the operator's tool for hardware-attested workload identity with SPIRE.
