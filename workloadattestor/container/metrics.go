@@ -24,6 +24,12 @@ var (
 	// metricRuntimeErrors counts runtimes that did not answer (down,
 	// socket missing, timeout), by runtime name.
 	metricRuntimeErrors = []string{"container", "runtime_error"}
+	// metricProvenance counts provenance checks of an image digest that
+	// were not answered from the cache, by result: "satisfied" (a bundle
+	// satisfied some policy), "not_satisfied" or "unavailable" (the
+	// registry could not be asked in time; an alert on this one finds
+	// workloads losing provenance selectors to a registry outage).
+	metricProvenance = []string{"container", "provenance"}
 )
 
 var _ pluginsdk.NeedsHostServices = (*Plugin)(nil)
@@ -45,6 +51,17 @@ func (p *Plugin) observe(start time.Time, selectors []string, err error) {
 	}
 	p.metrics.Incr(metricAttestations, "outcome", outcome, "reason", reason)
 	p.metrics.Sample(metricDuration, time.Since(start), "outcome", outcome)
+}
+
+// provenanceResult is the metricProvenance label of a check.
+func provenanceResult(unavailable bool, satisfied int) string {
+	switch {
+	case unavailable:
+		return "unavailable"
+	case satisfied > 0:
+		return "satisfied"
+	}
+	return "not_satisfied"
 }
 
 // cacheResult is the metricCache label of a lookup.

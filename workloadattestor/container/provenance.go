@@ -41,6 +41,7 @@ func (p *Plugin) provenance(ctx context.Context, c *provenance.Checker, e *entry
 		res, cached := c.Check(ctx, repo, digest)
 		if !cached {
 			p.logProvenance(e, res, p.now().Sub(began))
+			p.metrics.Incr(metricProvenance, "result", provenanceResult(res.Unavailable != nil, len(res.Satisfied)))
 		}
 		out = append(out, res.Selectors()...)
 	}

@@ -1,6 +1,7 @@
 package container_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/spire-plugin-sdk/pluginsdk"
+	"github.com/spiffe/spire-plugin-sdk/plugintest"
+	metricsv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/hostservice/common/metrics/v1"
+	workloadattestorv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/agent/workloadattestor/v1"
 	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
 
 	"github.com/hwattest/hwattest/internal/logbuf"
@@ -275,5 +281,43 @@ func TestRepoDigests(t *testing.T) {
 	want := []string{"index.docker.io/library/nginx@" + digest2, "localhost:5000/wl@" + digest1}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("repository digests %q, want %q", got, want)
+	}
+}
+
+// TestProvenanceMetrics: each provenance check that is not answered from the
+// cache is counted by result, through SPIRE's metrics host service: a
+// satisfied policy, and a registry that cannot be asked.
+func TestProvenanceMetrics(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		closed     bool
+	}{
+		{"satisfied", "container.provenance result=satisfied", false},
+		{"registry down", "container.provenance result=unavailable", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			si := newSignedImage(t, provenancetest.GitHub("org/app"))
+			e := newEnv(t)
+			ctrd := e.runtime("/run/containerd/containerd.sock")
+			fm := &fakeMetrics{}
+			client := new(workloadattestorv1.WorkloadAttestorPluginClient)
+			plugintest.ServeInBackground(t, plugintest.Config{
+				PluginServer:       workloadattestorv1.WorkloadAttestorPluginServer(e.plugin),
+				PluginClient:       client,
+				HostServiceServers: []pluginsdk.ServiceServer{metricsv1.MetricsServiceServer(fm)},
+			})
+			e.configure(t, si.config(`provenance_timeout = "300ms"`))
+			if tc.closed {
+				si.reg.Close()
+			}
+			pid := e.run(t, ctrd, idA, si.info(), ctrCgroup(idA))
+			if _, err := client.Attest(context.Background(), &workloadattestorv1.AttestRequest{Pid: int32(pid)}); err != nil {
+				t.Fatal(err)
+			}
+			got := fm.wait(3, 1)
+			if !slices.Contains(got, tc.want) {
+				t.Errorf("counters %v, want %q among them", got, tc.want)
+			}
+		})
 	}
 }
