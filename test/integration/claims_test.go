@@ -38,7 +38,18 @@ const idPeCMW = "1.3.6.1.5.5.7.1.35"
 
 // composerBlock is the attestation composer's plugin block for a server
 // whose API socket is socket.
+// It refreshes every second, so that a test sees a node's new selectors
+// soon.
 func composerBlock(t *testing.T, socket, extra string) string {
+	t.Helper()
+	return composerBlockWith(t, socket, `      refresh_interval   = "1s"
+      max_age            = "2s"
+      agent_ttl          = "`+agentTTL+`"
+`+extra)
+}
+
+// composerBlockWith is the composer's block with data after the socket.
+func composerBlockWith(t *testing.T, socket, data string) string {
 	t.Helper()
 	p := harness.Plugins(t)["credentialcomposer-attestation"]
 	return fmt.Sprintf(`
@@ -47,13 +58,10 @@ func composerBlock(t *testing.T, socket, extra string) string {
     plugin_checksum = %q
     plugin_data {
       server_socket_path = %q
-      refresh_interval   = "1s"
-      max_age            = "2s"
-      agent_ttl          = %q
 %s
     }
   }
-`, p.Path, p.Checksum, socket, agentTTL, extra)
+`, p.Path, p.Checksum, socket, data)
 }
 
 // exeBlock is the exe workload attestor's plugin block.
