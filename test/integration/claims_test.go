@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -215,7 +216,9 @@ policy "level3" {
 
 	t.Run("X509-SVID, read with veraison/cmw and veraison/ear", func(t *testing.T) {
 		mt, r, val := outsideEAR(t, leaf)
-		t.Logf("media type %s\nEAR %s", mt, val)
+		var indented bytes.Buffer
+		_ = json.Indent(&indented, val, "", "  ")
+		t.Logf("media type %s\nEAR (indented):\n%s", mt, indented.String())
 		if mt != `application/eat-ucs+json; eat_profile="tag:github.com,2023:veraison/ear"` {
 			t.Errorf("media type %q", mt)
 		}
@@ -266,7 +269,7 @@ policy "level3" {
 		if i < 0 {
 			t.Fatalf("openssl does not show %s:\n%s", idPeCMW, out)
 		}
-		t.Logf("openssl x509 -text, from the extension on:\n%.400s", string(out[i:]))
+		t.Logf("openssl x509 -text, from the extension on:\n%.600s", string(out[i:]))
 	})
 
 	t.Run("JWT-SVID, read with veraison/cmw and veraison/ear", func(t *testing.T) {
@@ -279,6 +282,7 @@ policy "level3" {
 		if err := w.UnmarshalJSON(b); err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("JWT-SVID claim cmw: %.200s...", b)
 		_, r, _ := outsideRecord(t, &w)
 		if wl := evidenceSelectors(t, r, "workload"); !slices.Contains(wl, "exe:sha256:"+hash) {
 			t.Errorf("workload selectors %v", wl)
