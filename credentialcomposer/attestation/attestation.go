@@ -138,7 +138,9 @@ func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*co
 
 // refresh fetches the cached answers again every refresh interval, so that
 // requests find them warm; an answer it cannot refresh ages out after
-// max_age and the next request fetches it itself.
+// max_age and the next request fetches it itself. One pass reads each
+// parent once, stops at the first failure (the API is down, or the lookup
+// itself fails: the rest would fail alike) and logs it once.
 func (p *Plugin) refresh(ctx context.Context, s *state) {
 	t := time.NewTicker(s.config.refreshInterval)
 	defer t.Stop()
@@ -148,20 +150,21 @@ func (p *Plugin) refresh(ctx context.Context, s *state) {
 			return
 		case <-t.C:
 		}
-		for _, raw := range s.cache.stale(s.config.refreshInterval) {
+		stale := s.cache.stale(s.config.refreshInterval)
+		parents := map[string]*nodeRequirement{}
+		for i, raw := range stale {
+			if ctx.Err() != nil {
+				return
+			}
 			id, err := spiffeid.FromString(raw)
 			if err != nil {
 				continue
 			}
-			fctx, cancel := context.WithTimeout(ctx, s.config.timeout)
-			_, err = s.cache.fetch(fctx, s.api, id, s.config.agentTTL)
-			cancel()
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				p.log.Warn("Could not refresh the registration entries of a SPIFFE ID", logSPIFFEID, raw, logError, err)
+			if _, err := s.cache.fetch(s.api, id, s.config.agentTTL, s.config.timeout, parents); err != nil {
+				p.log.Warn("Could not refresh the registration entries of cached SPIFFE IDs; they age out after max_age",
+					logSPIFFEID, raw, "not_refreshed", len(stale)-i, logError, err)
 				p.count("refresh", "error", 0)
+				break
 			}
 		}
 		p.gauge(float32(s.cache.len()))
@@ -192,9 +195,7 @@ func (p *Plugin) workloadRequirement(ctx context.Context, kind, rawID string) (*
 	}
 	req, ok := s.cache.get(id.String(), s.config.maxAge)
 	if !ok {
-		fctx, cancel := context.WithTimeout(ctx, s.config.timeout)
-		req, err = s.cache.fetch(fctx, s.api, id, s.config.agentTTL)
-		cancel()
+		req, err = s.cache.fetch(s.api, id, s.config.agentTTL, s.config.timeout, nil)
 		if err != nil {
 			_, outcome, err := p.unreachable(s, kind, rawID, err)
 			return nil, outcome, err

@@ -512,3 +512,19 @@ func TestMetrics(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestAgentIDThatIsAlsoAnAlias: a parent ID that is an agent's and a node
+// alias's gives only what both require, and names no agent.
+func TestAgentIDThatIsAlsoAnAlias(t *testing.T) {
+	api := newAPI()
+	api.entries = append(api.entries, &types.Entry{Id: "alias3", SpiffeId: id(agentPath), ParentId: id("/spire/server"), Selectors: sels("tpm", "policy:level1")})
+	s := serve(t, api, "")
+	attrs, err := s.x509(t, "/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := decode(t, attrs)
+	if got := c.Node.Selectors; len(got) != 1 || got[0] != "tpm:policy:level1" || c.Node.AgentID != "" {
+		t.Fatalf("node %+v", c.Node)
+	}
+}

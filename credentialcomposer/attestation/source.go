@@ -59,8 +59,10 @@ type nodeRequirement struct {
 	attestedAt time.Time
 }
 
-// lookup reads the entries of id and what their parents require.
-func lookup(ctx context.Context, api API, id spiffeid.ID, agentTTL time.Duration) (*requirement, error) {
+// lookup reads the entries of id and what their parents require. parents
+// keeps the parents already read (by ID), so that one refresh pass reads
+// each agent or alias once however many workloads it has.
+func lookup(ctx context.Context, api API, id spiffeid.ID, agentTTL time.Duration, parents map[string]*nodeRequirement) (*requirement, error) {
 	entries, err := listEntries(ctx, api, id)
 	if err != nil {
 		return nil, err
@@ -69,7 +71,6 @@ func lookup(ctx context.Context, api API, id spiffeid.ID, agentTTL time.Duration
 		return &requirement{}, nil
 	}
 	r := &requirement{found: true}
-	parents := map[string]*nodeRequirement{}
 	for i, e := range entries {
 		ws := selectorStrings(e.GetSelectors())
 		parentID, err := spiffeIDOf(e.GetParentId())
@@ -100,11 +101,15 @@ func lookup(ctx context.Context, api API, id spiffeid.ID, agentTTL time.Duration
 // (it is that agent), or the selectors every node alias entry of that ID
 // shares (an agent gets the alias when it has all of one entry's
 // selectors), or nothing (another parent: a workload, for nested SPIRE).
+// An ID that is both an agent's and a node alias's (SPIRE allows it) gives
+// the entries to that agent and to every agent the alias matches: only what
+// both require, and no single agent.
 func nodeFor(ctx context.Context, api API, parent spiffeid.ID, agentTTL time.Duration) (*nodeRequirement, error) {
+	var agentReq *nodeRequirement
 	agent, err := api.GetAgent(ctx, &agentv1.GetAgentRequest{Id: apiID(parent)})
 	switch status.Code(err) {
 	case codes.OK:
-		return agentRequirement(agent, agentTTL), nil
+		agentReq = agentRequirement(agent, agentTTL)
 	case codes.NotFound:
 	default:
 		return nil, fmt.Errorf("get agent %s: %w", parent, err)
@@ -114,21 +119,29 @@ func nodeFor(ctx context.Context, api API, parent spiffeid.ID, agentTTL time.Dur
 		return nil, err
 	}
 	server := spiffeid.RequireFromSegments(parent.TrustDomain(), "spire", "server")
-	n := &nodeRequirement{}
-	first := true
+	var alias *nodeRequirement
 	for _, e := range entries {
 		p, err := spiffeIDOf(e.GetParentId())
 		if err != nil || p != server {
 			continue
 		}
 		s := selectorStrings(e.GetSelectors())
-		if first {
-			n.selectors, first = s, false
+		if alias == nil {
+			alias = &nodeRequirement{selectors: s}
 		} else {
-			n.selectors = intersect(n.selectors, s)
+			alias.selectors = intersect(alias.selectors, s)
 		}
 	}
-	return n, nil
+	switch {
+	case agentReq != nil && alias != nil:
+		return &nodeRequirement{selectors: intersect(agentReq.selectors, alias.selectors)}, nil
+	case agentReq != nil:
+		return agentReq, nil
+	case alias != nil:
+		return alias, nil
+	default:
+		return &nodeRequirement{}, nil
+	}
 }
 
 // agentRequirement: an agent's stored selectors, and when it attested: its
@@ -283,11 +296,18 @@ func (c *cache) len() int {
 	return c.lru.Len()
 }
 
-// fetch looks id up (once for concurrent callers) and caches the answer.
-func (c *cache) fetch(ctx context.Context, api API, id spiffeid.ID, agentTTL time.Duration) (*requirement, error) {
+// fetch looks id up (once for concurrent callers, within timeout, whether
+// or not the first caller gives up) and caches the answer. parents may be
+// shared by the calls of one refresh pass; nil reads every parent.
+func (c *cache) fetch(api API, id spiffeid.ID, agentTTL, timeout time.Duration, parents map[string]*nodeRequirement) (*requirement, error) {
+	if parents == nil {
+		parents = map[string]*nodeRequirement{}
+	}
 	v, err, _ := c.group.Do(id.String(), func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
 		started := c.now()
-		r, err := lookup(ctx, api, id, agentTTL)
+		r, err := lookup(ctx, api, id, agentTTL, parents)
 		if err != nil {
 			return nil, err
 		}
