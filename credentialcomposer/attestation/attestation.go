@@ -220,9 +220,17 @@ func claimsOf(req *requirement, iat time.Time) *claims.Claims {
 	}
 }
 
-// unreachable handles a lookup that failed: refuse (Unavailable), or issue
-// without claims when fail_open is set.
+// unreachable handles a lookup that failed. The API did not answer
+// (Unavailable, DeadlineExceeded): refuse (Unavailable), or issue without
+// claims when fail_open is set. It answered with another error: refuse
+// (Internal), whatever fail_open says.
 func (p *Plugin) unreachable(s *state, kind, rawID string, err error) (*claims.Claims, string, error) {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+	default:
+		p.log.Error("Could not read the registration entries: refusing the SVID", logSPIFFEID, rawID, logError, err)
+		return nil, outcomeError, status.Errorf(codes.Internal, "%s of %s: could not read the registration entries: %v", kind, rawID, err)
+	}
 	if s.config.failOpen {
 		p.log.Warn("SPIRE server API did not answer: issuing without attestation claims (fail_open)", logSPIFFEID, rawID, logError, err)
 		return nil, outcomeFailOpen, nil

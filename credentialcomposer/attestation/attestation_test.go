@@ -47,6 +47,9 @@ func (f *fakeAPI) ListEntries(_ context.Context, req *entryv1.ListEntriesRequest
 		return nil, status.Error(codes.Unavailable, "connection refused")
 	}
 	want := req.GetFilter().GetBySpiffeId()
+	if strings.HasPrefix(want.GetPath(), "/spire/") { // as SPIRE answers
+		return nil, status.Errorf(codes.InvalidArgument, "malformed SPIFFE ID filter: path is in the reserved namespace")
+	}
 	resp := &entryv1.ListEntriesResponse{}
 	for _, e := range f.entries {
 		if e.SpiffeId.TrustDomain == want.TrustDomain && e.SpiffeId.Path == want.Path {
@@ -62,6 +65,9 @@ func (f *fakeAPI) GetAgent(_ context.Context, req *agentv1.GetAgentRequest, _ ..
 	defer f.mu.Unlock()
 	if f.down {
 		return nil, status.Error(codes.Unavailable, "connection refused")
+	}
+	if !strings.HasPrefix(req.GetId().GetPath(), "/spire/agent/") { // as SPIRE answers
+		return nil, status.Errorf(codes.InvalidArgument, "invalid agent ID: path is not in the agent namespace")
 	}
 	a, ok := f.agents[req.GetId().GetPath()]
 	if !ok {
@@ -513,18 +519,14 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// TestAgentIDThatIsAlsoAnAlias: a parent ID that is an agent's and a node
-// alias's gives only what both require, and names no agent.
-func TestAgentIDThatIsAlsoAnAlias(t *testing.T) {
+// TestAPIError: the API answers with an error other than unavailability:
+// refused (Internal) even with fail_open.
+func TestAPIError(t *testing.T) {
 	api := newAPI()
-	api.entries = append(api.entries, &types.Entry{Id: "alias3", SpiffeId: id(agentPath), ParentId: id("/spire/server"), Selectors: sels("tpm", "policy:level1")})
-	s := serve(t, api, "")
-	attrs, err := s.x509(t, "/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := decode(t, attrs)
-	if got := c.Node.Selectors; len(got) != 1 || got[0] != "tpm:policy:level1" || c.Node.AgentID != "" {
-		t.Fatalf("node %+v", c.Node)
+	api.entries = append(api.entries, &types.Entry{Id: "bad", SpiffeId: id("/bad"), ParentId: &types.SPIFFEID{TrustDomain: "example.org", Path: "no-slash"}})
+	s := serve(t, api, "fail_open = true")
+	_, err := s.x509(t, "/bad")
+	if status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "could not read the registration entries") {
+		t.Fatalf("error %v", err)
 	}
 }

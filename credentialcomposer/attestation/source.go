@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,48 +101,45 @@ func lookup(ctx context.Context, api API, id spiffeid.ID, agentTTL time.Duration
 // nodeFor returns what parent requires of a node: an agent's own selectors
 // (it is that agent), or the selectors every node alias entry of that ID
 // shares (an agent gets the alias when it has all of one entry's
-// selectors), or nothing (another parent: a workload, for nested SPIRE).
-// An ID that is both an agent's and a node alias's (SPIRE allows it) gives
-// the entries to that agent and to every agent the alias matches: only what
-// both require, and no single agent.
+// selectors), or nothing (another parent: a workload, for nested SPIRE; an
+// agent that is gone). SPIRE's API reads agents only in the agent namespace
+// (/spire/agent/...) and keeps entries out of the reserved /spire/ one, so
+// the path says which to ask.
 func nodeFor(ctx context.Context, api API, parent spiffeid.ID, agentTTL time.Duration) (*nodeRequirement, error) {
-	var agentReq *nodeRequirement
-	agent, err := api.GetAgent(ctx, &agentv1.GetAgentRequest{Id: apiID(parent)})
-	switch status.Code(err) {
-	case codes.OK:
-		agentReq = agentRequirement(agent, agentTTL)
-	case codes.NotFound:
-	default:
-		return nil, fmt.Errorf("get agent %s: %w", parent, err)
+	if strings.HasPrefix(parent.Path(), "/spire/agent/") {
+		agent, err := api.GetAgent(ctx, &agentv1.GetAgentRequest{Id: apiID(parent)})
+		switch status.Code(err) {
+		case codes.OK:
+			return agentRequirement(agent, agentTTL), nil
+		case codes.NotFound:
+			return &nodeRequirement{}, nil
+		default:
+			return nil, fmt.Errorf("get agent %s: %w", parent, err)
+		}
+	}
+	if strings.HasPrefix(parent.Path(), "/spire/") {
+		return &nodeRequirement{}, nil
 	}
 	entries, err := listEntries(ctx, api, parent)
 	if err != nil {
 		return nil, err
 	}
 	server := spiffeid.RequireFromSegments(parent.TrustDomain(), "spire", "server")
-	var alias *nodeRequirement
+	n := &nodeRequirement{}
+	first := true
 	for _, e := range entries {
 		p, err := spiffeIDOf(e.GetParentId())
 		if err != nil || p != server {
 			continue
 		}
 		s := selectorStrings(e.GetSelectors())
-		if alias == nil {
-			alias = &nodeRequirement{selectors: s}
+		if first {
+			n.selectors, first = s, false
 		} else {
-			alias.selectors = intersect(alias.selectors, s)
+			n.selectors = intersect(n.selectors, s)
 		}
 	}
-	switch {
-	case agentReq != nil && alias != nil:
-		return &nodeRequirement{selectors: intersect(agentReq.selectors, alias.selectors)}, nil
-	case agentReq != nil:
-		return agentReq, nil
-	case alias != nil:
-		return alias, nil
-	default:
-		return &nodeRequirement{}, nil
-	}
+	return n, nil
 }
 
 // agentRequirement: an agent's stored selectors, and when it attested: its

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -25,6 +27,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	svidv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/svid/v1"
 	"github.com/veraison/cmw"
 	"github.com/veraison/ear"
@@ -321,6 +324,45 @@ policy "level3" {
 		}
 		if err := claims.Check(jc, time.Now(), claims.RequireNodePolicy("level3")); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("JWT-SVID through pkg/claims' HTTP middleware", func(t *testing.T) {
+		bundles, err := workloadapi.FetchJWTBundles(t.Context(), workloadapi.WithAddr("unix://"+agent.Socket))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := claims.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, _ := claims.FromContext(r.Context())
+			fmt.Fprint(w, c.Node.AgentID)
+		}), bundles, []string{"hwattest-test"}, spiffeid.MatchID(jwt.ID), claims.RequireNodePolicy("level3"), claims.RequireSecureBoot())
+		for _, tc := range []struct {
+			name, token string
+			code        int
+		}{{"its own token", jwt.Marshal(), http.StatusOK}, {"no token", "", http.StatusUnauthorized}} {
+			req := httptest.NewRequest("GET", "/", nil)
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.code || tc.code == http.StatusOK && rec.Body.String() != n.agentID() {
+				t.Errorf("%s: %d %q", tc.name, rec.Code, rec.Body.String())
+			}
+		}
+	})
+
+	t.Run("a workload under a node alias", func(t *testing.T) {
+		alias := "spiffe://" + harness.TrustDomain + "/node/level3"
+		server.CreateEntry(t, "spiffe://"+harness.TrustDomain+"/spire/server", alias, "tpm:policy:level3", "tpm:secureboot:enabled")
+		wl := "spiffe://" + harness.TrustDomain + "/alias-workload"
+		server.CreateEntry(t, alias, wl, "unix:uid:0")
+		c, err := claims.FromCertificate(mustMintX509(t, socket, wl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(c.Node.Selectors, []string{"tpm:policy:level3", "tpm:secureboot:enabled"}) || c.Node.AgentID != "" || !c.Node.AttestedAt.IsZero() {
+			t.Errorf("node claims under an alias: %+v", c.Node)
 		}
 	})
 
