@@ -46,6 +46,7 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote:FuzzQuote \
 	./pkg/tpmquote/ima:FuzzParse \
 	./pkg/evidence:FuzzDecode \
+	./pkg/claims:FuzzDecode \
 	./pkg/policy:FuzzParse \
 	./pkg/policy:FuzzParsePCR \
 	./pkg/policy:FuzzIMAAllowlist \
@@ -55,6 +56,7 @@ FUZZ_TARGETS = \
 	./nodeattestor/tpm/agent:FuzzConfig \
 	./workloadattestor/exe:FuzzConfig \
 	./workloadattestor/container:FuzzConfig \
+	./credentialcomposer/attestation:FuzzConfig \
 	./workloadattestor/container/cgroups:FuzzParseCgroup \
 	./workloadattestor/container/cgroups:FuzzParseMountinfo \
 	./workloadattestor/container:FuzzDockerJSON \
