@@ -45,11 +45,14 @@ wait_for() { # wait_for SECONDS COMMAND...
 
 step "building the plugins and SPIRE v1.13.3 (SPIRE once, then cached)"
 mkdir -p "$QS_DIR"/{bin,ek-ca,server,agent/public,tpm}
-(cd "$repo" && go build -o "$QS_DIR/bin/" ./cmd/...)
+(cd "$repo" && go build -o "$QS_DIR/bin/" ./cmd/... ./examples/quickstart/bootreplay)
 spire="${HWATTEST_SPIRE_BIN:-$("$repo/test/integration/spire-bin")}" # a SPIRE build of your own: HWATTEST_SPIRE_BIN=DIR
 export QS_TPM_SERVER_SHA256="$(sha256sum "$QS_DIR/bin/nodeattestor-tpm-server" | cut -d' ' -f1)"
 export QS_TPM_AGENT_SHA256="$(sha256sum "$QS_DIR/bin/nodeattestor-tpm-agent" | cut -d' ' -f1)"
 export QS_SERVER_PORT="$(free_port)"
+
+# The recorded boot log the software TPM gets (swtpm mode only).
+bootlog_name=keylime_binary_bios_measurements_secureboot.bin
 
 mode="${QS_TPM_MODE:-auto}"
 if [ "$mode" = auto ]; then
@@ -85,7 +88,17 @@ EOF
   pids+=($!)
   cp "$QS_DIR/tpm/ca/swtpm-localca-rootca-cert.pem" "$QS_DIR/tpm/ca/issuercert.pem" "$QS_DIR/ek-ca/"
   export QS_TPM="swtpm://127.0.0.1:$port"
-  export QS_EVENT_LOG=-
+  wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+
+  # swtpm has no firmware: its PCRs 0-7 are zero and there is no boot log.
+  # Firmware would extend every boot measurement into the PCRs and keep the
+  # log; bootreplay does that with a log recorded on another machine.
+  step "replaying a RECORDED UEFI boot log into the software TPM (not this machine's boot)"
+  echo "log: $bootlog_name"
+  echo "     a real machine's log with secure boot on, from keylime's test data (pkg/tpmquote/testdata/NOTICE)"
+  cp "$repo/pkg/tpmquote/testdata/eventlogs/$bootlog_name" "$QS_DIR/tpm/binary_bios_measurements"
+  "$QS_DIR/bin/bootreplay" -tpm "$QS_TPM" -log "$QS_DIR/tpm/binary_bios_measurements"
+  export QS_EVENT_LOG="$QS_DIR/tpm/binary_bios_measurements"
 fi
 
 step "starting the SPIRE server with the tpm node attestor"
@@ -106,6 +119,9 @@ echo "agent ID: $agent_id"
 echo "selectors:"
 "$spire/spire-server" agent show -socketPath "$QS_DIR/server/api.sock" -spiffeID "$agent_id" -output json |
   python3 -c 'import json,sys; [print("  "+s["type"]+":"+s["value"]) for s in json.load(sys.stdin)["selectors"]]'
+if [ "$mode" = swtpm ]; then
+  echo "(secureboot, pcr and the secureboot policy come from the recorded log replayed above)"
+fi
 
 step "registering a workload (this shell's uid) on that node and fetching its X509-SVID"
 "$spire/spire-server" entry create -socketPath "$QS_DIR/server/api.sock" -parentID "$agent_id" \

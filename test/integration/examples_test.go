@@ -93,7 +93,8 @@ func TestCLIWalkthrough(t *testing.T) {
 // TestQuickstart runs `make demo`'s script, examples/quickstart/run.sh, on
 // swtpm (QS_TPM_MODE=swtpm, so that a machine with a TPM tests the same
 // path) with the SPIRE build under test, and checks what README.md says it
-// prints: the node's agent ID and selectors, and the workload's X509-SVID.
+// prints: the node's agent ID and selectors (secure boot from the recorded
+// boot log it replays), and the workload's X509-SVID.
 func TestQuickstart(t *testing.T) {
 	harness.SPIRE(t)
 	for _, tool := range []string{"swtpm", "swtpm_setup", "python3", "openssl", "go"} {
@@ -116,6 +117,10 @@ func TestQuickstart(t *testing.T) {
 		"  tpm:pub_hash:" + agentID[1] + "\n",
 		"  tpm:ek_issuer:CN=swtpm-localca\n",
 		"  tpm:policy:genuine\n",
+		// From the recorded boot log replayed into swtpm, labelled as such.
+		"replaying a RECORDED UEFI boot log into the software TPM (not this machine's boot)",
+		"  tpm:secureboot:enabled\n",
+		"  tpm:policy:secureboot\n",
 		"URI:spiffe://example.org/quickstart/workload",
 	} {
 		if !strings.Contains(got, want) {
