@@ -46,6 +46,7 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote:FuzzQuote \
 	./pkg/tpmquote/ima:FuzzParse \
 	./pkg/evidence:FuzzDecode \
+	./pkg/claims:FuzzDecode \
 	./pkg/policy:FuzzParse \
 	./pkg/policy:FuzzParsePCR \
 	./pkg/policy:FuzzIMAAllowlist \

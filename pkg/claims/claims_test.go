@@ -191,7 +191,8 @@ func TestRefused(t *testing.T) {
 		{"none", nil, "claims: certificate: no attestation claims (no id-pe-cmw extension, 1.3.6.1.5.5.7.1.35)"},
 		{"not asn1", []pkix.Extension{{Id: claims.OID, Value: []byte{0x0c, 0x05, 'a'}}}, "claims: id-pe-cmw extension: malformed: asn1: syntax error: data truncated"},
 		{"trailing bytes", []pkix.Extension{withTrailer}, "claims: id-pe-cmw extension: malformed: 1 bytes after the CMW"},
-		{"not a record", []pkix.Extension{ext(`"x"`)}, "claims: id-pe-cmw extension: malformed: decoding the wrapped CMW: want JSON object or JSON array start symbols, got: 0x22"},
+		{"not a record", []pkix.Extension{ext(`"x"`)}, "claims: id-pe-cmw extension: malformed CMW: not a JSON record: json: cannot unmarshal string into Go value of type []json.RawMessage"},
+		{"value not a string", []pkix.Extension{ext(`["",0]`)}, "claims: id-pe-cmw extension: malformed CMW: the value is not a string"},
 		{"collection", []pkix.Extension{ext(`{"__cmwc_t":"tag:example.com,2024:x","a":` + record(claims.MediaType, earJSON) + `}`)}, "claims: id-pe-cmw extension: a CMW collection, not a record"},
 		{"other media type", []pkix.Extension{ext(record("application/eat+jwt", earJSON))}, `claims: id-pe-cmw extension: unknown media type "application/eat+jwt" (this build reads "application/eat-ucs+json; eat_profile=\"tag:github.com,2023:veraison/ear\"")`},
 		{"other profile in media type", []pkix.Extension{ext(record(`application/eat-ucs+json; eat_profile="tag:example.com,2025:other"`, earJSON))}, `claims: id-pe-cmw extension: unknown EAT profile in media type "application/eat-ucs+json; eat_profile=\"tag:example.com,2025:other\"" (this build reads "application/eat-ucs+json; eat_profile=\"tag:github.com,2023:veraison/ear\"")`},
@@ -221,8 +222,8 @@ func TestJWTRefused(t *testing.T) {
 		want string
 	}{
 		{"none", map[string]any{"sub": "x"}, `claims: JWT: no attestation claims (no "cmw" claim)`},
-		{"not a record", map[string]any{"cmw": "x"}, `claims: JWT claim "cmw": malformed CMW: want JSON object or JSON array start symbols, got: 0x22`},
-		{"short record", map[string]any{"cmw": []any{"a"}}, `claims: JWT claim "cmw": malformed CMW: wrong number of entries (1) in the CMW record`},
+		{"not a record", map[string]any{"cmw": "x"}, `claims: JWT claim "cmw": malformed CMW: not a JSON record: json: cannot unmarshal string into Go value of type []json.RawMessage`},
+		{"short record", map[string]any{"cmw": []any{"a"}}, `claims: JWT claim "cmw": malformed CMW: a record of 1 entries`},
 		{"too large", map[string]any{"cmw": []any{strings.Repeat("a", claims.MaxSize), "AA"}}, `claims: JWT claim "cmw": 32777 bytes, more than 32768`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -60,6 +60,11 @@ func fromExtension(ext pkix.Extension) (*Claims, error) {
 	} else if len(rest) != 0 {
 		return nil, fmt.Errorf("malformed: %d bytes after the CMW", len(rest))
 	}
+	if raw.Class == asn1.ClassUniversal && raw.Tag == asn1.TagUTF8String {
+		if err := checkJSONRecord(raw.Bytes); err != nil {
+			return nil, err
+		}
+	}
 	w, err := cmw.DecodeX509Extension(ext)
 	if err != nil {
 		return nil, fmt.Errorf("malformed: %w", err)
@@ -108,8 +113,12 @@ func fromJSON(b []byte) (*Claims, error) {
 	if len(b) > MaxSize {
 		return nil, fmt.Errorf("%d bytes, more than %d", len(b), MaxSize)
 	}
+	b = bytes.TrimSpace(b)
+	if err := checkJSONRecord(b); err != nil {
+		return nil, err
+	}
 	var w cmw.CMW
-	if err := w.UnmarshalJSON(bytes.TrimSpace(b)); err != nil {
+	if err := w.UnmarshalJSON(b); err != nil {
 		return nil, fmt.Errorf("malformed CMW: %w", err)
 	}
 	return fromCMW(&w)
@@ -179,6 +188,30 @@ func checkMediaType(mt string) error {
 	}
 	if len(params) != 1 || !strings.EqualFold(p, Profile) {
 		return fmt.Errorf("unknown EAT profile in media type %q (this build reads %q)", mt, MediaType)
+	}
+	return nil
+}
+
+// checkJSONRecord checks the shape of a CMW in its JSON form before
+// github.com/veraison/cmw v0.2.0 decodes it: that version slices a record's
+// value without checking that it is a JSON string, and panics on `["",0]`
+// (found by FuzzDecode). Only a record is ours; a collection is refused here
+// too.
+func checkJSONRecord(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		return errors.New("a CMW collection, not a record")
+	}
+	var rec []json.RawMessage
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return fmt.Errorf("malformed CMW: not a JSON record: %w", err)
+	}
+	if len(rec) < 2 || len(rec) > 3 {
+		return fmt.Errorf("malformed CMW: a record of %d entries", len(rec))
+	}
+	var v string
+	if err := json.Unmarshal(rec[1], &v); err != nil {
+		return errors.New("malformed CMW: the value is not a string")
 	}
 	return nil
 }

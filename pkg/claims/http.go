@@ -2,7 +2,6 @@ package claims
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -25,11 +24,12 @@ func FromContext(ctx context.Context) (*Claims, bool) {
 
 // Middleware admits an HTTP request only when it carries a JWT-SVID
 // ("Authorization: Bearer <token>") that validates against bundles for one
-// of audience, whose SPIFFE ID authorize accepts (nil refuses every ID), and
+// of audience, whose SPIFFE ID match accepts (spiffeid.MatchID,
+// spiffeid.MatchMemberOf, ...; nil refuses every ID), and
 // whose claims meet every requirement. Otherwise it answers 401 (no or
 // invalid token) or 403 (identity or claims refused) with the reason. The
 // handler finds the claims with FromContext.
-func Middleware(next http.Handler, bundles jwtbundle.Source, audience []string, authorize func(spiffeid.ID) error, reqs ...Requirement) http.Handler {
+func Middleware(next http.Handler, bundles jwtbundle.Source, audience []string, match spiffeid.Matcher, reqs ...Requirement) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || token == "" {
@@ -45,10 +45,11 @@ func Middleware(next http.Handler, bundles jwtbundle.Source, audience []string, 
 			http.Error(w, "claims: "+err.Error(), http.StatusUnauthorized)
 			return
 		}
-		if authorize == nil {
-			authorize = func(spiffeid.ID) error { return errors.New("claims: no identity authorizer") }
+		if match == nil {
+			http.Error(w, "claims: no identity matcher", http.StatusForbidden)
+			return
 		}
-		if err := authorize(svid.ID); err != nil {
+		if err := match(svid.ID); err != nil {
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
