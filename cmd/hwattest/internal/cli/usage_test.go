@@ -91,7 +91,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%v:\n%s", args, r.stdout)
 		}
 	}
-	for _, cmd := range []string{"ek", "evidence", "reference", "verify", "report"} {
+	for _, cmd := range []string{"ek", "evidence", "reference", "verify", "report", "claims"} {
 		a := mustRun(t, cli.ExitOK, cmd, "--help")
 		b := mustRun(t, cli.ExitOK, "help", cmd)
 		if a.stdout != b.stdout || !strings.HasPrefix(a.stdout, "Usage: hwattest "+cmd) || !strings.Contains(a.stdout, "\nFlags:\n") ||

@@ -1,0 +1,248 @@
+package cli_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/veraison/cmw"
+	"github.com/veraison/ear"
+
+	"github.com/hwattest/hwattest/cmd/hwattest/internal/cli"
+	"github.com/hwattest/hwattest/pkg/claims"
+)
+
+// claimsTime is when the test claims were issued: fixed, so that nothing
+// the tests make expires.
+var claimsTime = time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+
+func testClaims() *claims.Claims {
+	return &claims.Claims{
+		IssuedAt: claimsTime,
+		Verifier: "hwattest test",
+		Node: &claims.Appraisal{
+			Status:      ear.TrustTierAffirming,
+			TrustVector: ear.TrustVector{InstanceIdentity: ear.TrustworthyInstanceClaim, Hardware: ear.GenuineHardwareClaim},
+			Selectors:   []string{"tpm:policy:genuine", "tpm:secureboot:enabled"},
+			AgentID:     "spiffe://example.org/spire/agent/tpm/abc",
+			AttestedAt:  claimsTime.Add(-time.Minute),
+		},
+		Workload: &claims.Appraisal{
+			Status:      ear.TrustTierAffirming,
+			TrustVector: ear.TrustVector{Executables: ear.ApprovedRuntimeClaim},
+			Selectors:   []string{"container:image_digest:sha256:aaaa", "unix:uid:0"},
+		},
+	}
+}
+
+// writeSVID writes a self-signed X509-SVID for spiffe://example.org/wl
+// (id, when not empty) carrying exts, as PEM, and returns its path.
+func writeSVID(t *testing.T, id string, exts ...pkix.Extension) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:    big.NewInt(1),
+		NotBefore:       claimsTime.Add(-time.Hour),
+		NotAfter:        claimsTime.Add(time.Hour),
+		ExtraExtensions: exts,
+	}
+	if id != "" {
+		u, err := url.Parse(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.URIs = []*url.URL{u}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "svid.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func extension(t *testing.T, c *claims.Claims) pkix.Extension {
+	t.Helper()
+	ext, err := c.X509Extension()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ext
+}
+
+// writeJWT writes a signed JWT-SVID with claims (a nil cmw leaves the claim
+// out) and returns its path.
+func writeJWT(t *testing.T, sub string, cmwValue any) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	std := jwt.Claims{Subject: sub, Audience: jwt.Audience{"svc"}, Expiry: jwt.NewNumericDate(claimsTime.Add(5 * time.Minute)), IssuedAt: jwt.NewNumericDate(claimsTime)}
+	b := jwt.Signed(signer).Claims(std)
+	if cmwValue != nil {
+		b = b.Claims(map[string]any{claims.JWTClaim: cmwValue})
+	}
+	tok, err := b.Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "svid.jwt")
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestClaimsX509(t *testing.T) {
+	path := writeSVID(t, "spiffe://example.org/wl", extension(t, testClaims()))
+	r := mustRun(t, cli.ExitOK, "claims", path)
+	for _, want := range []string{
+		"X509-SVID spiffe://example.org/wl (" + path + "; signature not checked)\n",
+		"  expires:   2026-12-07T07:00:00Z\n",
+		"  claims:    EAR (tag:github.com,2023:veraison/ear) in a RATS CMW\n",
+		"  issued:    2026-12-07T06:00:00Z by hwattest test\n",
+		"  node: affirming\n    agent:         spiffe://example.org/spire/agent/tpm/abc\n    attested:      2026-12-07T05:59:00Z\n",
+		"    trust vector:  instance-identity=2 (affirming) hardware=2 (affirming)\n",
+		"      tpm:policy:genuine\n      tpm:secureboot:enabled\n",
+		"  workload: affirming\n    trust vector:  executables=2 (affirming)\n    selectors:\n      container:image_digest:sha256:aaaa\n      unix:uid:0\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	r = mustRun(t, cli.ExitOK, "claims", "--json", path)
+	var got struct {
+		Kind            string `json:"kind"`
+		SPIFFEID        string `json:"spiffe_id"`
+		FromWorkloadAPI bool   `json:"from_workload_api"`
+		MediaType       string `json:"media_type"`
+		EAR             struct {
+			Profile string `json:"eat_profile"`
+			Submods map[string]struct {
+				Status string `json:"ear.status"`
+			} `json:"submods"`
+		} `json:"ear"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("%v:\n%s", err, r.stdout)
+	}
+	if got.Kind != "x509-svid" || got.SPIFFEID != "spiffe://example.org/wl" || got.FromWorkloadAPI ||
+		got.MediaType != claims.MediaType || got.EAR.Profile != claims.Profile ||
+		got.EAR.Submods["node"].Status != "affirming" || got.EAR.Submods["workload"].Status != "affirming" {
+		t.Errorf("--json: %+v\n%s", got, r.stdout)
+	}
+}
+
+func TestClaimsAgentSVID(t *testing.T) {
+	c := testClaims()
+	c.Workload = nil
+	r := mustRun(t, cli.ExitOK, "claims", writeSVID(t, "spiffe://example.org/spire/agent/tpm/abc", extension(t, c)))
+	if !strings.Contains(r.stdout, "  workload: none (an agent's SVID)\n") {
+		t.Errorf("output:\n%s", r.stdout)
+	}
+}
+
+func TestClaimsJWT(t *testing.T) {
+	v, err := testClaims().JWTClaimValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeJWT(t, "spiffe://example.org/wl", v)
+	r := mustRun(t, cli.ExitOK, "claims", path)
+	for _, want := range []string{
+		"JWT-SVID spiffe://example.org/wl (" + path + "; signature not checked)\n",
+		"  expires:   2026-12-07T06:05:00Z\n",
+		"      container:image_digest:sha256:aaaa\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = mustRun(t, cli.ExitOK, "claims", "--json", path)
+	if !strings.Contains(r.stdout, `"kind": "jwt-svid"`) || !strings.Contains(r.stdout, `"eat_profile": "tag:github.com,2023:veraison/ear"`) {
+		t.Errorf("--json:\n%s", r.stdout)
+	}
+}
+
+// TestClaimsRefused: an SVID without claims, or with claims a relying party
+// refuses, exits 1 with the reason on standard error (and in the output).
+func TestClaimsRefused(t *testing.T) {
+	other, err := cmw.NewMonad("application/json", []byte(`{}`), cmw.AttestationResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherExt, err := other.EncodeX509Extension(cmw.ChoiceJson, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"no extension", writeSVID(t, "spiffe://example.org/wl"), "no attestation claims"},
+		{"another media type", writeSVID(t, "spiffe://example.org/wl", *otherExt), `unknown media type "application/json"`},
+		{"JWT without cmw", writeJWT(t, "spiffe://example.org/wl", nil), `no attestation claims (no "cmw" claim)`},
+		{"JWT with a malformed cmw", writeJWT(t, "spiffe://example.org/wl", "nonsense"), `JWT claim "cmw"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustRun(t, cli.ExitFailed, "claims", tc.path)
+			if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stdout, "  claims:    REFUSED: ") {
+				t.Errorf("want %q\nstdout:\n%s\nstderr:\n%s", tc.want, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+func TestClaimsUsage(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(garbage, []byte("not an SVID"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notSVID := writeSVID(t, "", extension(t, testClaims()))
+	notJWTSVID := writeJWT(t, "someone", nil)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"claims"}, cli.ExitUsage, "FILE or --socket ADDR is required"},
+		{[]string{"claims", garbage, "--socket", "unix:///nonexistent"}, cli.ExitUsage, "give FILE or --socket, not both"},
+		{[]string{"claims", "--audience", "x", garbage}, cli.ExitUsage, "--audience needs --socket"},
+		{[]string{"claims", garbage, garbage}, cli.ExitUsage, "unexpected argument"},
+		{[]string{"claims", filepath.Join(dir, "missing")}, cli.ExitUsage, "no such file"},
+		{[]string{"claims", garbage}, cli.ExitUsage, "neither a PEM certificate nor a JWT"},
+		{[]string{"claims", notSVID}, cli.ExitUsage, "not an X509-SVID"},
+		{[]string{"claims", notJWTSVID}, cli.ExitUsage, `not a JWT-SVID: subject "someone"`},
+		{[]string{"claims", "--timeout", "1s", "--socket", "unix://" + filepath.Join(dir, "no.sock")}, cli.ExitServer, "workload API unix://"},
+	} {
+		r := run(t, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, want %d with %q\nstderr: %s", tc.args, r.code, tc.code, tc.want, r.stderr)
+		}
+	}
+}
