@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,8 +20,10 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 	"github.com/veraison/cmw"
 	"github.com/veraison/ear"
+	"google.golang.org/grpc"
 
 	"github.com/hwattest/hwattest/cmd/hwattest/internal/cli"
 	"github.com/hwattest/hwattest/pkg/claims"
@@ -93,6 +97,12 @@ func extension(t *testing.T, c *claims.Claims) pkix.Extension {
 // out) and returns its path.
 func writeJWT(t *testing.T, sub string, cmwValue any) string {
 	t.Helper()
+	return writeJWTExpiring(t, sub, cmwValue, claimsTime.Add(5*time.Minute))
+}
+
+// writeJWTExpiring is writeJWT with the expiry exp.
+func writeJWTExpiring(t *testing.T, sub string, cmwValue any, exp time.Time) string {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +111,7 @@ func writeJWT(t *testing.T, sub string, cmwValue any) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	std := jwt.Claims{Subject: sub, Audience: jwt.Audience{"svc"}, Expiry: jwt.NewNumericDate(claimsTime.Add(5 * time.Minute)), IssuedAt: jwt.NewNumericDate(claimsTime)}
+	std := jwt.Claims{Subject: sub, Audience: jwt.Audience{"svc"}, Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(claimsTime)}
 	b := jwt.Signed(signer).Claims(std)
 	if cmwValue != nil {
 		b = b.Claims(map[string]any{claims.JWTClaim: cmwValue})
@@ -245,4 +255,116 @@ func TestClaimsUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d with %q\nstderr: %s", tc.args, r.code, tc.code, tc.want, r.stderr)
 		}
 	}
+}
+
+// workloadAPI is a fake SPIRE agent workload API on a unix socket: it gives
+// every caller the X509-SVIDs and the JWT-SVID it holds.
+type workloadAPI struct {
+	workload.UnimplementedSpiffeWorkloadAPIServer
+	x509 []*workload.X509SVID
+	jwt  string
+}
+
+func (w *workloadAPI) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.ServerStreamingServer[workload.X509SVIDResponse]) error {
+	if err := stream.Send(&workload.X509SVIDResponse{Svids: w.x509}); err != nil {
+		return err
+	}
+	<-stream.Context().Done()
+	return nil
+}
+
+func (w *workloadAPI) FetchJWTSVID(_ context.Context, req *workload.JWTSVIDRequest) (*workload.JWTSVIDResponse, error) {
+	return &workload.JWTSVIDResponse{Svids: []*workload.JWTSVID{{SpiffeId: "spiffe://example.org/wl", Svid: w.jwt}}}, nil
+}
+
+// serveWorkloadAPI serves w on a new unix socket and returns its address.
+func serveWorkloadAPI(t *testing.T, w *workloadAPI) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "api.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer()
+	workload.RegisterSpiffeWorkloadAPIServer(s, w)
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(s.Stop)
+	return "unix://" + path
+}
+
+// x509SVID makes an X509-SVID for id carrying exts as the workload API
+// sends it: the leaf's DER, its PKCS#8 key, and the bundle's DER.
+func x509SVID(t *testing.T, id string, exts ...pkix.Extension) *workload.X509SVID {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:    big.NewInt(2),
+		NotBefore:       claimsTime.Add(-time.Hour),
+		NotAfter:        claimsTime.Add(time.Hour),
+		URIs:            []*url.URL{u},
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		ExtraExtensions: exts,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &workload.X509SVID{SpiffeId: id, X509Svid: der, X509SvidKey: pkcs8, Bundle: der}
+}
+
+// TestClaimsWorkloadAPI: --socket prints the claims of every X509-SVID the
+// workload API gives the caller (exit 1 when one has none), and with
+// --audience those of a JWT-SVID.
+func TestClaimsWorkloadAPI(t *testing.T) {
+	api := &workloadAPI{x509: []*workload.X509SVID{
+		x509SVID(t, "spiffe://example.org/wl", extension(t, testClaims())),
+		x509SVID(t, "spiffe://example.org/plain"),
+	}}
+	v, err := testClaims().JWTClaimValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The workload API client refuses an expired JWT-SVID: this one
+	// expires an hour after the test starts.
+	api.jwt = readJWT(t, writeJWTExpiring(t, "spiffe://example.org/wl", v, time.Now().Add(time.Hour)))
+	addr := serveWorkloadAPI(t, api)
+
+	r := mustRun(t, cli.ExitFailed, "claims", "--socket", addr)
+	for _, want := range []string{
+		"X509-SVID spiffe://example.org/wl (workload API " + addr + "; from the SPIRE agent)\n",
+		"      container:image_digest:sha256:aaaa\n",
+		"\nX509-SVID spiffe://example.org/plain (workload API " + addr + "; from the SPIRE agent)\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "x509-svid spiffe://example.org/plain: claims: certificate: no attestation claims") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+
+	r = mustRun(t, cli.ExitOK, "claims", "--json", "--socket", addr, "--audience", "svc")
+	if !strings.Contains(r.stdout, `"kind": "jwt-svid"`) || !strings.Contains(r.stdout, `"from_workload_api": true`) {
+		t.Errorf("--json --audience:\n%s", r.stdout)
+	}
+}
+
+func readJWT(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
