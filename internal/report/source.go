@@ -8,7 +8,8 @@ import (
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/hwattest/hwattest/internal/spireapi"
 )
 
 // pageSize is how many agents or entries one call asks for.
@@ -29,16 +30,11 @@ type Source interface {
 // socket is local and unauthenticated by design: access to it is access to
 // the server. Close the connection when done.
 func Dial(socket string) (Source, *grpc.ClientConn, error) {
-	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, err := spireapi.Dial(socket)
 	if err != nil {
-		return nil, nil, fmt.Errorf("report: dial %s: %w", socket, err)
+		return nil, nil, fmt.Errorf("report: %w", err)
 	}
-	return client{agentv1.NewAgentClient(conn), entryv1.NewEntryClient(conn)}, conn, nil
-}
-
-type client struct {
-	agentv1.AgentClient
-	entryv1.EntryClient
+	return c, c.Conn(), nil
 }
 
 // listAgents pages through every agent.

@@ -58,10 +58,11 @@ const (
 const (
 	// MaxSize bounds the CMW as carried: the X.509 extension's value, or the
 	// JSON of the JWT claim. The claims of one SVID are a few hundred bytes
-	// to a few KiB (one selector per line of the registration entries).
-	MaxSize = 32 << 10
+	// to a few KiB; a node with many exposed PCRs and boot components has a few
+	// hundred selectors of up to about 80 bytes.
+	MaxSize = 64 << 10
 	// MaxSelectors bounds the selectors of one submod.
-	MaxSelectors = 256
+	MaxSelectors = 1024
 )
 
 // OID is the X.509 extension id-pe-cmw, 1.3.6.1.5.5.7.1.35

@@ -201,7 +201,7 @@ func TestRefused(t *testing.T) {
 		{"trustee alias", []pkix.Extension{ext(record(claims.MediaType, []byte(trustee)))}, `claims: id-pe-cmw extension: unknown EAR profile "tag:github.com,2024:confidential-containers/Trustee" (this build reads "tag:github.com,2023:veraison/ear")`},
 		{"not json", []pkix.Extension{ext(record(claims.MediaType, []byte("{")))}, "claims: id-pe-cmw extension: malformed EAR: unexpected end of JSON input"},
 		{"no node", []pkix.Extension{ext(record(claims.MediaType, []byte(noNode)))}, `claims: id-pe-cmw extension: EAR: no "node" submod`},
-		{"too large", []pkix.Extension{ext(strings.Repeat(" ", claims.MaxSize))}, "claims: id-pe-cmw extension: 32772 bytes, more than 32768"},
+		{"too large", []pkix.Extension{ext(strings.Repeat(" ", claims.MaxSize))}, "claims: id-pe-cmw extension: 65541 bytes, more than 65536"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := claims.FromCertificate(certWith(t, tc.exts...))
@@ -224,7 +224,7 @@ func TestJWTRefused(t *testing.T) {
 		{"none", map[string]any{"sub": "x"}, `claims: JWT: no attestation claims (no "cmw" claim)`},
 		{"not a record", map[string]any{"cmw": "x"}, `claims: JWT claim "cmw": malformed CMW: not a JSON record: json: cannot unmarshal string into Go value of type []json.RawMessage`},
 		{"short record", map[string]any{"cmw": []any{"a"}}, `claims: JWT claim "cmw": malformed CMW: a record of 1 entries`},
-		{"too large", map[string]any{"cmw": []any{strings.Repeat("a", claims.MaxSize), "AA"}}, `claims: JWT claim "cmw": 32777 bytes, more than 32768`},
+		{"too large", map[string]any{"cmw": []any{strings.Repeat("a", claims.MaxSize), "AA"}}, `claims: JWT claim "cmw": 65545 bytes, more than 65536`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := claims.FromJWTClaims(tc.m)
