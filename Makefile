@@ -56,6 +56,7 @@ FUZZ_TARGETS = \
 	./nodeattestor/tpm/agent:FuzzConfig \
 	./workloadattestor/exe:FuzzConfig \
 	./workloadattestor/container:FuzzConfig \
+	./credentialcomposer/attestation:FuzzConfig \
 	./workloadattestor/container/cgroups:FuzzParseCgroup \
 	./workloadattestor/container/cgroups:FuzzParseMountinfo \
 	./workloadattestor/container:FuzzDockerJSON \
