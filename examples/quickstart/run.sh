@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # hwattest quickstart: one node attestation with a TPM through a real SPIRE
-# server and agent, then a workload SVID. Everything runs under one temporary
+# server and agent, then a workload SVID and the attestation claims that the
+# credential composer put into it. Everything runs under one temporary
 # directory and is stopped at the end.
 #
 #   ./examples/quickstart/run.sh           # /dev/tpmrm0 when present, else swtpm
@@ -49,6 +50,8 @@ mkdir -p "$QS_DIR"/{bin,ek-ca,server,agent/public,tpm}
 spire="${HWATTEST_SPIRE_BIN:-$("$repo/test/integration/spire-bin")}" # a SPIRE build of your own: HWATTEST_SPIRE_BIN=DIR
 export QS_TPM_SERVER_SHA256="$(sha256sum "$QS_DIR/bin/nodeattestor-tpm-server" | cut -d' ' -f1)"
 export QS_TPM_AGENT_SHA256="$(sha256sum "$QS_DIR/bin/nodeattestor-tpm-agent" | cut -d' ' -f1)"
+export QS_COMPOSER_SHA256="$(sha256sum "$QS_DIR/bin/credentialcomposer-attestation" | cut -d' ' -f1)"
+export QS_EXE_SHA256="$(sha256sum "$QS_DIR/bin/workloadattestor-exe" | cut -d' ' -f1)"
 export QS_SERVER_PORT="$(free_port)"
 
 # The recorded boot log the software TPM gets (swtpm mode only).
@@ -129,5 +132,18 @@ step "registering a workload (this shell's uid) on that node and fetching its X5
 wait_for 30 "$spire/spire-agent" api fetch x509 -socketPath "$QS_DIR/agent/public/api.sock" -write "$QS_DIR/agent"
 "$spire/spire-agent" api fetch x509 -socketPath "$QS_DIR/agent/public/api.sock" -write "$QS_DIR/agent"
 openssl x509 -in "$QS_DIR/agent/svid.0.pem" -noout -subject -issuer -dates -ext subjectAltName
+# The composer's extension as openssl names it: by its OID, id-pe-cmw
+# (draft-ietf-rats-msg-wrap), holding a JSON CMW record (shortened here).
+openssl x509 -in "$QS_DIR/agent/svid.0.pem" -noout -text | grep -A1 '1\.3\.6\.1\.5\.5\.7\.1\.35' | sed 's/^ *//' | cut -c1-100 | sed '2s/$/.../'
+
+step "registering a measured workload (the hwattest binary, by its SHA-256) and decoding its SVID's claims"
+hwattest_sha256="$(sha256sum "$QS_DIR/bin/hwattest" | cut -d' ' -f1)"
+"$spire/spire-server" entry create -socketPath "$QS_DIR/server/api.sock" -parentID "$agent_id" \
+  -spiffeID spiffe://example.org/quickstart/hwattest -selector "unix:uid:$(id -u)" \
+  -selector "exe:sha256:$hwattest_sha256" >/dev/null
+echo "\$ hwattest claims --socket unix://\$QS_DIR/agent/public/api.sock --spiffe-id spiffe://example.org/quickstart/hwattest"
+wait_for 30 "$QS_DIR/bin/hwattest" claims --socket "unix://$QS_DIR/agent/public/api.sock" --spiffe-id spiffe://example.org/quickstart/hwattest
+"$QS_DIR/bin/hwattest" claims --socket "unix://$QS_DIR/agent/public/api.sock" --spiffe-id spiffe://example.org/quickstart/hwattest |
+  sed "s#$QS_DIR#\$QS_DIR#g"
 
 step "done: stopping the agent, the server and the TPM"

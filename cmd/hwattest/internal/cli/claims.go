@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ func claimsCommand() *command {
 	return &command{
 		name:    "claims",
 		summary: "print the attestation claims (RATS CMW + EAR) of an X509-SVID or a JWT-SVID",
-		usage:   "claims [--json] FILE | --socket ADDR [--audience AUD]",
+		usage:   "claims [--json] FILE | --socket ADDR [--audience AUD] [--spiffe-id ID]",
 		help: `Prints the attestation claims that the credential composer "attestation"
 put into an SVID: the EAR (draft-ietf-rats-ear) in the IETF RATS CMW
 (draft-ietf-rats-msg-wrap) of the id-pe-cmw extension (1.3.6.1.5.5.7.1.35) of
@@ -61,7 +62,7 @@ pkg/claims' authorizers do).
 
 --socket fetches the caller's own SVID from the SPIRE agent's workload API
 (unix:///path or a path): its X509-SVIDs, or with --audience a JWT-SVID for
-that audience.
+that audience. --spiffe-id keeps only the SVID of that SPIFFE ID.
 
 --json prints an object per SVID with the EAR as the SVID carries it.
 
@@ -73,6 +74,7 @@ the workload API cannot be reached or gives no SVID.`,
 			asJSON := fs.Bool("json", false, "print JSON")
 			socket := fs.String("socket", "", "fetch this process's SVIDs from the workload API at `ADDR` (unix:///path)")
 			audience := fs.String("audience", "", "with --socket, fetch a JWT-SVID for `AUD` instead of the X509-SVIDs")
+			spiffeID := fs.String("spiffe-id", "", "with --socket, print only the SVID of this SPIFFE `ID` (a workload may have several)")
 			timeout := fs.Duration("timeout", 30*time.Second, "give up on the workload API after this `DURATION`")
 			return func(e *env, args []string) error {
 				var svids []svidClaims
@@ -84,6 +86,8 @@ the workload API cannot be reached or gives no SVID.`,
 					svids, err = fetchSVIDs(*socket, *audience, *timeout)
 				case *audience != "":
 					return usageErrorf("--audience needs --socket")
+				case *spiffeID != "":
+					return usageErrorf("--spiffe-id needs --socket")
 				case len(args) == 1:
 					svids, err = readSVIDFile(args[0])
 				case len(args) == 0:
@@ -93,6 +97,12 @@ the workload API cannot be reached or gives no SVID.`,
 				}
 				if err != nil {
 					return err
+				}
+				if *spiffeID != "" {
+					svids = slices.DeleteFunc(svids, func(s svidClaims) bool { return s.SPIFFEID != *spiffeID })
+					if len(svids) == 0 {
+						return serverErrorf("the workload API gave this process no SVID for %s", *spiffeID)
+					}
 				}
 				return printClaims(e, svids, *asJSON)
 			}

@@ -244,6 +244,7 @@ func TestClaimsUsage(t *testing.T) {
 		{[]string{"claims", garbage, "--socket", "unix:///nonexistent"}, cli.ExitUsage, "give FILE or --socket, not both"},
 		{[]string{"claims", "--audience", "x", garbage}, cli.ExitUsage, "--audience needs --socket"},
 		{[]string{"claims", garbage, garbage}, cli.ExitUsage, "unexpected argument"},
+		{[]string{"claims", "--spiffe-id", "spiffe://example.org/wl", garbage}, cli.ExitUsage, "--spiffe-id needs --socket"},
 		{[]string{"claims", filepath.Join(dir, "missing")}, cli.ExitUsage, "no such file"},
 		{[]string{"claims", garbage}, cli.ExitUsage, "neither a PEM certificate nor a JWT"},
 		{[]string{"claims", notSVID}, cli.ExitUsage, "not an X509-SVID"},
@@ -352,6 +353,15 @@ func TestClaimsWorkloadAPI(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "x509-svid spiffe://example.org/plain: claims: certificate: no attestation claims") {
 		t.Errorf("stderr: %s", r.stderr)
+	}
+
+	r = mustRun(t, cli.ExitOK, "claims", "--socket", addr, "--spiffe-id", "spiffe://example.org/wl")
+	if strings.Contains(r.stdout, "plain") || !strings.Contains(r.stdout, "X509-SVID spiffe://example.org/wl ") {
+		t.Errorf("--spiffe-id:\n%s", r.stdout)
+	}
+	r = mustRun(t, cli.ExitServer, "claims", "--socket", addr, "--spiffe-id", "spiffe://example.org/nobody")
+	if !strings.Contains(r.stderr, "the workload API gave this process no SVID for spiffe://example.org/nobody") {
+		t.Errorf("--spiffe-id of no SVID: %s", r.stderr)
 	}
 
 	r = mustRun(t, cli.ExitOK, "claims", "--json", "--socket", addr, "--audience", "svc")
