@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
@@ -83,7 +84,7 @@ the workload API cannot be reached or gives no SVID.`,
 				case *socket != "" && len(args) > 0:
 					return usageErrorf("give FILE or --socket, not both")
 				case *socket != "":
-					svids, err = fetchSVIDs(*socket, *audience, *timeout)
+					svids, err = fetchSVIDs(*socket, *audience, *spiffeID, *timeout)
 				case *audience != "":
 					return usageErrorf("--audience needs --socket")
 				case *spiffeID != "":
@@ -188,6 +189,9 @@ func leafFromPEM(raw []byte) (*x509.Certificate, error) {
 
 // fromCertificate decodes an X509-SVID's leaf.
 func fromCertificate(source string, cert *x509.Certificate, workloadAPI bool) (svidClaims, error) {
+	if cert.IsCA {
+		return svidClaims{}, errors.New("not an X509-SVID: a CA certificate (an SVID's leaf comes first)")
+	}
 	id, err := x509svid.IDFromCert(cert)
 	if err != nil {
 		return svidClaims{}, fmt.Errorf("not an X509-SVID: %w", err)
@@ -258,7 +262,9 @@ func (s *svidClaims) setRecord(w *cmw.CMW) {
 	}
 }
 
-func fetchSVIDs(addr, audience string, timeout time.Duration) ([]svidClaims, error) {
+// fetchSVIDs fetches the caller's X509-SVIDs, or with an audience its
+// JWT-SVID (of spiffeID, when not empty; else the agent's first).
+func fetchSVIDs(addr, audience, spiffeID string, timeout time.Duration) ([]svidClaims, error) {
 	if strings.HasPrefix(addr, "/") {
 		addr = "unix://" + addr
 	}
@@ -271,7 +277,15 @@ func fetchSVIDs(addr, audience string, timeout time.Duration) ([]svidClaims, err
 	defer client.Close()
 	source := "workload API " + addr
 	if audience != "" {
-		svid, err := client.FetchJWTSVID(ctx, jwtsvid.Params{Audience: audience})
+		params := jwtsvid.Params{Audience: audience}
+		if spiffeID != "" {
+			id, err := spiffeid.FromString(spiffeID)
+			if err != nil {
+				return nil, usageErrorf("--spiffe-id: %w", err)
+			}
+			params.Subject = id
+		}
+		svid, err := client.FetchJWTSVID(ctx, params)
 		if err != nil {
 			return nil, serverErrorf("workload API %s: fetch JWT-SVID: %w", addr, err)
 		}

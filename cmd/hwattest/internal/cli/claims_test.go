@@ -24,6 +24,8 @@ import (
 	"github.com/veraison/cmw"
 	"github.com/veraison/ear"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/hwattest/hwattest/cmd/hwattest/internal/cli"
 	"github.com/hwattest/hwattest/pkg/claims"
@@ -78,6 +80,33 @@ func writeSVID(t *testing.T, id string, exts ...pkix.Extension) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "svid.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// writeCA writes a CA certificate with a SPIFFE ID (as a SPIRE bundle
+// holds) and returns its path.
+func writeCA(t *testing.T, id string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3), NotBefore: claimsTime.Add(-time.Hour), NotAfter: claimsTime.Add(time.Hour),
+		URIs: []*url.URL{u}, IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bundle.pem")
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -235,6 +264,7 @@ func TestClaimsUsage(t *testing.T) {
 	}
 	notSVID := writeSVID(t, "", extension(t, testClaims()))
 	notJWTSVID := writeJWT(t, "someone", nil)
+	caCert := writeCA(t, "spiffe://example.org")
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -248,6 +278,7 @@ func TestClaimsUsage(t *testing.T) {
 		{[]string{"claims", filepath.Join(dir, "missing")}, cli.ExitUsage, "no such file"},
 		{[]string{"claims", garbage}, cli.ExitUsage, "neither a PEM certificate nor a JWT"},
 		{[]string{"claims", notSVID}, cli.ExitUsage, "not an X509-SVID"},
+		{[]string{"claims", caCert}, cli.ExitUsage, "not an X509-SVID: a CA certificate"},
 		{[]string{"claims", notJWTSVID}, cli.ExitUsage, `not a JWT-SVID: subject "someone"`},
 		{[]string{"claims", "--timeout", "1s", "--socket", "unix://" + filepath.Join(dir, "no.sock")}, cli.ExitServer, "workload API unix://"},
 	} {
@@ -275,6 +306,9 @@ func (w *workloadAPI) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.Ser
 }
 
 func (w *workloadAPI) FetchJWTSVID(_ context.Context, req *workload.JWTSVIDRequest) (*workload.JWTSVIDResponse, error) {
+	if req.SpiffeId != "" && req.SpiffeId != "spiffe://example.org/wl" {
+		return nil, status.Errorf(codes.PermissionDenied, "no identity issued")
+	}
 	return &workload.JWTSVIDResponse{Svids: []*workload.JWTSVID{{SpiffeId: "spiffe://example.org/wl", Svid: w.jwt}}}, nil
 }
 
@@ -364,6 +398,11 @@ func TestClaimsWorkloadAPI(t *testing.T) {
 		t.Errorf("--spiffe-id of no SVID: %s", r.stderr)
 	}
 
+	mustRun(t, cli.ExitOK, "claims", "--socket", addr, "--audience", "svc", "--spiffe-id", "spiffe://example.org/wl")
+	r = mustRun(t, cli.ExitServer, "claims", "--socket", addr, "--audience", "svc", "--spiffe-id", "spiffe://example.org/plain")
+	if !strings.Contains(r.stderr, "fetch JWT-SVID") || !strings.Contains(r.stderr, "no identity issued") {
+		t.Errorf("JWT-SVID of another ID: %s", r.stderr)
+	}
 	r = mustRun(t, cli.ExitOK, "claims", "--json", "--socket", addr, "--audience", "svc")
 	if !strings.Contains(r.stdout, `"kind": "jwt-svid"`) || !strings.Contains(r.stdout, `"from_workload_api": true`) {
 		t.Errorf("--json --audience:\n%s", r.stdout)
