@@ -61,6 +61,7 @@ type Plugin struct {
 	state   *state
 	log     hclog.Logger
 	metrics metricsv1.MetricsClient
+	tally   tally
 }
 
 // state is what one Configure call sets up.
@@ -125,6 +126,7 @@ func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*
 		time.AfterFunc(old.config.timeout+time.Second, func() { _ = old.close() })
 	}
 	go p.refresh(ctx, s)
+	go p.flushLoop(ctx)
 	return &configv1.ConfigureResponse{}, nil
 }
 
@@ -175,11 +177,11 @@ func (p *Plugin) current() (*state, error) {
 	return p.state, nil
 }
 
-// workloadClaims returns the claims of an SVID of id: nil when the ID has
-// no registration entries, or when the API does not answer and the plugin
-// fails open; an Unavailable error when it does not answer and the plugin
-// fails closed.
-func (p *Plugin) workloadClaims(ctx context.Context, kind, rawID string) (*claims.Claims, string, error) {
+// workloadRequirement returns what SPIRE required of id's SVIDs: nil when
+// the ID has no registration entries, or when the API does not answer and
+// the plugin fails open; an Unavailable error when it does not answer and
+// the plugin fails closed.
+func (p *Plugin) workloadRequirement(ctx context.Context, kind, rawID string) (*requirement, string, error) {
 	s, err := p.current()
 	if err != nil {
 		return nil, "", err
@@ -194,21 +196,27 @@ func (p *Plugin) workloadClaims(ctx context.Context, kind, rawID string) (*claim
 		req, err = s.cache.fetch(fctx, s.api, id, s.config.agentTTL)
 		cancel()
 		if err != nil {
-			return p.unreachable(s, kind, rawID, err)
+			_, outcome, err := p.unreachable(s, kind, rawID, err)
+			return nil, outcome, err
 		}
 	}
 	if !req.found {
 		p.log.Debug("No registration entry for the SPIFFE ID: issued without claims", logSPIFFEID, rawID)
 		return nil, outcomeNoEntries, nil
 	}
+	return req, outcomeComposed, nil
+}
+
+// claimsOf builds the claims of a workload SVID from what SPIRE required.
+func claimsOf(req *requirement, iat time.Time) *claims.Claims {
 	node := appraise(claims.SubmodNode, req.node)
 	node.AgentID, node.AttestedAt = req.agentID, req.attestedAt
 	return &claims.Claims{
-		IssuedAt: p.now().UTC(),
+		IssuedAt: iat.UTC(),
 		Verifier: verifier,
 		Node:     node,
 		Workload: appraise(claims.SubmodWorkload, req.workload),
-	}, outcomeComposed, nil
+	}
 }
 
 // unreachable handles a lookup that failed: refuse (Unavailable), or issue
@@ -226,8 +234,14 @@ func (p *Plugin) unreachable(s *state, kind, rawID string, err error) (*claims.C
 // id-pe-cmw extension to the attributes it was given.
 func (p *Plugin) ComposeWorkloadX509SVID(ctx context.Context, req *credentialcomposerv1.ComposeWorkloadX509SVIDRequest) (*credentialcomposerv1.ComposeWorkloadX509SVIDResponse, error) {
 	started := p.now()
-	c, outcome, err := p.workloadClaims(ctx, "X509-SVID", req.GetSpiffeId())
-	attrs, outcome, err := p.withExtension(req.GetAttributes(), c, outcome, err)
+	r, outcome, err := p.workloadRequirement(ctx, "X509-SVID", req.GetSpiffeId())
+	var value []byte
+	if err == nil && r != nil {
+		if value, err = r.memo.x509(r, started); err != nil {
+			outcome, err = outcomeError, status.Errorf(codes.Internal, "%v", err)
+		}
+	}
+	attrs, outcome, err := p.withExtension(req.GetAttributes(), value, outcome, err)
 	p.count("x509", outcome, p.now().Sub(started))
 	if err != nil {
 		return nil, err
@@ -243,7 +257,15 @@ func (p *Plugin) ComposeWorkloadX509SVID(ctx context.Context, req *credentialcom
 func (p *Plugin) ComposeAgentX509SVID(ctx context.Context, req *credentialcomposerv1.ComposeAgentX509SVIDRequest) (*credentialcomposerv1.ComposeAgentX509SVIDResponse, error) {
 	started := p.now()
 	c, outcome, err := p.agentClaims(ctx, req.GetSpiffeId())
-	attrs, outcome, err := p.withExtension(req.GetAttributes(), c, outcome, err)
+	var value []byte
+	if err == nil && c != nil {
+		ext, xerr := c.X509Extension()
+		if xerr != nil {
+			outcome, err = outcomeError, status.Errorf(codes.Internal, "%v", xerr)
+		}
+		value = ext.Value
+	}
+	attrs, outcome, err := p.withExtension(req.GetAttributes(), value, outcome, err)
 	p.count("agent", outcome, p.now().Sub(started))
 	if err != nil {
 		return nil, err
@@ -277,16 +299,16 @@ func (p *Plugin) agentClaims(ctx context.Context, rawID string) (*claims.Claims,
 	return &claims.Claims{IssuedAt: p.now().UTC(), Verifier: verifier, Node: node}, outcomeComposed, nil
 }
 
-// withExtension appends the claims' extension to attrs (unchanged when c
-// is nil), keeping what other composers added.
-func (p *Plugin) withExtension(attrs *credentialcomposerv1.X509SVIDAttributes, c *claims.Claims, outcome string, err error) (*credentialcomposerv1.X509SVIDAttributes, string, error) {
+// withExtension appends the id-pe-cmw extension with value to attrs
+// (unchanged when value is nil), keeping what other composers added.
+func (p *Plugin) withExtension(attrs *credentialcomposerv1.X509SVIDAttributes, value []byte, outcome string, err error) (*credentialcomposerv1.X509SVIDAttributes, string, error) {
 	if err != nil {
 		return nil, outcome, err
 	}
 	if attrs == nil {
 		attrs = &credentialcomposerv1.X509SVIDAttributes{}
 	}
-	if c == nil {
+	if value == nil {
 		return attrs, outcome, nil
 	}
 	oid := claims.OID.String()
@@ -295,11 +317,9 @@ func (p *Plugin) withExtension(attrs *credentialcomposerv1.X509SVIDAttributes, c
 			return nil, outcomeError, status.Errorf(codes.FailedPrecondition, "another credential composer already added an id-pe-cmw extension (%s)", oid)
 		}
 	}
-	ext, err := c.X509Extension()
-	if err != nil {
-		return nil, outcomeError, status.Errorf(codes.Internal, "%v", err)
-	}
-	attrs.ExtraExtensions = append(attrs.ExtraExtensions, &credentialcomposerv1.X509Extension{Oid: oid, Value: ext.Value, Critical: ext.Critical})
+	// Not critical (draft-ietf-rats-msg-wrap): a relying party that does
+	// not know it can still use the SVID.
+	attrs.ExtraExtensions = append(attrs.ExtraExtensions, &credentialcomposerv1.X509Extension{Oid: oid, Value: value})
 	return attrs, outcome, nil
 }
 
@@ -316,7 +336,7 @@ func (p *Plugin) ComposeWorkloadJWTSVID(ctx context.Context, req *credentialcomp
 }
 
 func (p *Plugin) jwt(ctx context.Context, req *credentialcomposerv1.ComposeWorkloadJWTSVIDRequest) (*credentialcomposerv1.JWTSVIDAttributes, string, error) {
-	c, outcome, err := p.workloadClaims(ctx, "JWT-SVID", req.GetSpiffeId())
+	r, outcome, err := p.workloadRequirement(ctx, "JWT-SVID", req.GetSpiffeId())
 	if err != nil {
 		return nil, outcome, err
 	}
@@ -324,7 +344,7 @@ func (p *Plugin) jwt(ctx context.Context, req *credentialcomposerv1.ComposeWorkl
 	if attrs == nil {
 		attrs = &credentialcomposerv1.JWTSVIDAttributes{}
 	}
-	if c == nil {
+	if r == nil {
 		return attrs, outcome, nil
 	}
 	if attrs.Claims == nil {
@@ -333,7 +353,7 @@ func (p *Plugin) jwt(ctx context.Context, req *credentialcomposerv1.ComposeWorkl
 	if _, ok := attrs.Claims.Fields[claims.JWTClaim]; ok {
 		return nil, outcomeError, status.Errorf(codes.FailedPrecondition, "another credential composer already added a %q claim", claims.JWTClaim)
 	}
-	v, err := c.JWTClaimValue()
+	v, err := r.memo.jwt(r, p.now())
 	if err != nil {
 		return nil, outcomeError, status.Errorf(codes.Internal, "%v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,12 +16,14 @@ import (
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"github.com/spiffe/spire-plugin-sdk/pluginsdk"
 	"github.com/spiffe/spire-plugin-sdk/plugintest"
+	metricsv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/hostservice/common/metrics/v1"
 	credentialcomposerv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/server/credentialcomposer/v1"
 	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
 	"github.com/veraison/ear"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/hwattest/hwattest/credentialcomposer/attestation"
@@ -413,5 +416,99 @@ func TestNotConfigured(t *testing.T) {
 	_, err := p.ComposeWorkloadX509SVID(context.Background(), &credentialcomposerv1.ComposeWorkloadX509SVIDRequest{SpiffeId: "spiffe://example.org/web"})
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestIssuedAtAdvances: the encoding kept for one second is not reused in
+// the next.
+func TestIssuedAtAdvances(t *testing.T) {
+	var mu sync.Mutex
+	now := fixed
+	p := attestation.NewForTest(newAPI(), func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	if _, err := p.Configure(context.Background(), &configv1.ConfigureRequest{HclConfiguration: `max_age = "1h"
+refresh_interval = "1h"`}); err != nil {
+		t.Fatal(err)
+	}
+	iat := func() time.Time {
+		resp, err := p.ComposeWorkloadX509SVID(context.Background(), &credentialcomposerv1.ComposeWorkloadX509SVIDRequest{SpiffeId: "spiffe://example.org/web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return decode(t, resp.Attributes).IssuedAt
+	}
+	if got := iat(); !got.Equal(fixed) {
+		t.Fatalf("iat %s", got)
+	}
+	mu.Lock()
+	now = fixed.Add(1500 * time.Millisecond)
+	mu.Unlock()
+	if got := iat(); !got.Equal(fixed.Add(time.Second)) {
+		t.Fatalf("iat %s, want %s", got, fixed.Add(time.Second))
+	}
+}
+
+// fakeMetrics records counters.
+type fakeMetrics struct {
+	metricsv1.UnimplementedMetricsServer
+	mu       sync.Mutex
+	counters map[string]float32
+}
+
+func (f *fakeMetrics) IncrCounter(_ context.Context, req *metricsv1.IncrCounterRequest) (*emptypb.Empty, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := strings.Join(req.Key, ".")
+	for _, l := range req.Labels {
+		key += ";" + l.Name + "=" + l.Value
+	}
+	f.counters[key] += req.Val
+	return &emptypb.Empty{}, nil
+}
+
+func (f *fakeMetrics) AddSample(context.Context, *metricsv1.AddSampleRequest) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
+}
+
+func (f *fakeMetrics) SetGauge(context.Context, *metricsv1.SetGaugeRequest) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
+}
+
+func (f *fakeMetrics) get(key string) float32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counters[key]
+}
+
+// TestMetrics: compositions are counted by kind and outcome through SPIRE's
+// metrics host service.
+func TestMetrics(t *testing.T) {
+	api := newAPI()
+	m := &fakeMetrics{counters: map[string]float32{}}
+	p := attestation.NewForTest(api, time.Now)
+	s := served{new(credentialcomposerv1.CredentialComposerPluginClient), new(configv1.ConfigServiceClient)}
+	plugintest.ServeInBackground(t, plugintest.Config{
+		PluginServer:       credentialcomposerv1.CredentialComposerPluginServer(p),
+		PluginClient:       s.cc,
+		ServiceServers:     []pluginsdk.ServiceServer{configv1.ConfigServiceServer(p)},
+		ServiceClients:     []pluginsdk.ServiceClient{s.cfg},
+		HostServiceServers: []pluginsdk.ServiceServer{metricsv1.MetricsServiceServer(m)},
+	})
+	if _, err := s.cfg.Configure(context.Background(), &configv1.ConfigureRequest{HclConfiguration: ""}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := s.x509(t, "/web"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.x509(t, "/unknown"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for m.get("attestation_composer.composition;kind=x509;outcome=composed") != 3 || m.get("attestation_composer.composition;kind=x509;outcome=no_entries") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("counters %v", m.counters)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

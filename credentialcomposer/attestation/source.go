@@ -47,6 +47,9 @@ type requirement struct {
 	agentID string
 	// attestedAt is when that agent attested (zero when unknown).
 	attestedAt time.Time
+
+	// memo is the last encoding of these claims (encode.go).
+	memo memo
 }
 
 // nodeRequirement is what one parent ID requires of a node.
