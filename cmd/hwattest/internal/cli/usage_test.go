@@ -34,7 +34,7 @@ func TestUsageAndInputErrors(t *testing.T) {
 		want string
 	}{
 		{nil, cli.ExitUsage, "hwattest: the operator's tool for hardware-attested workload identity with SPIRE.\n\nUsage:\n  hwattest <command> [flags] [arguments]"},
-		{[]string{"attest"}, cli.ExitUsage, `hwattest: unknown command "attest" (commands: ek, evidence, reference, verify, report; see hwattest help)`},
+		{[]string{"attest"}, cli.ExitUsage, `hwattest: unknown command "attest" (commands: ek, evidence, reference, verify, report, claims; see hwattest help)`},
 		{[]string{"help", "attest"}, cli.ExitUsage, `hwattest: unknown command "attest"`},
 		{[]string{"ek", "--colour"}, cli.ExitUsage, "hwattest ek: flag provided but not defined: -colour\nusage: hwattest ek [--tpm ADDR] [--trust-domain TD] [--json] (see hwattest ek --help)"},
 		{[]string{"ek", "extra"}, cli.ExitUsage, `hwattest ek: unexpected argument "extra"`},
