@@ -149,6 +149,12 @@ func readSVIDFile(path string) ([]svidClaims, error) {
 	if path == "-" {
 		name = "standard input"
 	}
+	return parseSVID(name, raw)
+}
+
+// parseSVID reads raw as a PEM X509-SVID or a compact JWT-SVID and decodes
+// its claims; errors are input errors naming name.
+func parseSVID(name string, raw []byte) ([]svidClaims, error) {
 	if bytes.Contains(raw, []byte("-----BEGIN ")) {
 		cert, err := leafFromPEM(raw)
 		if err != nil {
@@ -200,8 +206,11 @@ func fromCertificate(source string, cert *x509.Certificate, workloadAPI bool) (s
 	s.claims, err = claims.FromCertificate(cert)
 	if err != nil {
 		s.Error = err.Error()
+		return s, nil
 	}
-	// The record as carried, for --json, whenever the extension decodes.
+	// The record as carried, for --json. Only once pkg/claims has checked
+	// it: veraison/cmw v0.2.0 panics on some malformed records (found by
+	// FuzzParseSVID), which pkg/claims refuses before decoding.
 	for _, ext := range cert.Extensions {
 		if ext.Id.Equal(claims.OID) && len(ext.Value) <= claims.MaxSize {
 			if w, err := cmw.DecodeX509Extension(ext); err == nil {
@@ -236,7 +245,9 @@ func fromToken(source, token string, workloadAPI bool) (svidClaims, error) {
 	s.claims, err = claims.FromJWTClaims(m)
 	if err != nil {
 		s.Error = err.Error()
+		return s, nil
 	}
+	// As in fromCertificate: only a record pkg/claims accepted.
 	if v, ok := m[claims.JWTClaim]; ok {
 		if b, err := json.Marshal(v); err == nil && len(b) <= claims.MaxSize {
 			var w cmw.CMW
