@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -37,10 +38,19 @@ func main() {
 }
 
 func run(_ context.Context) error {
-	addr := flag.String("tpm", "", "the software TPM: swtpm://host:port or swtpm+unix:///path")
-	logPath := flag.String("log", "", "the recorded TCG boot event log (binary_bios_measurements format)")
-	maxPCR := flag.Int("max-pcr", 7, "skip events for PCRs above this one (firmware measures 0-7)")
-	flag.Parse()
+	return replay(os.Args[1:], os.Stdout)
+}
+
+// replay parses args and extends the log's SHA-256 measurements into the
+// software TPM, printing a summary to out.
+func replay(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bootreplay", flag.ContinueOnError)
+	addr := fs.String("tpm", "", "the software TPM: swtpm://host:port or swtpm+unix:///path")
+	logPath := fs.String("log", "", "the recorded TCG boot event log (binary_bios_measurements format)")
+	maxPCR := fs.Int("max-pcr", 7, "skip events for PCRs above this one (firmware measures 0-7)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if !strings.HasPrefix(*addr, "swtpm://") && !strings.HasPrefix(*addr, "swtpm+unix://") {
 		return fmt.Errorf("-tpm %q: only a software TPM (swtpm:// or swtpm+unix://) may have a recorded log replayed into it", *addr)
 	}
@@ -78,6 +88,6 @@ func run(_ context.Context) error {
 	if n == 0 {
 		return fmt.Errorf("%s has no SHA-256 events for PCRs 0-%d", *logPath, *maxPCR)
 	}
-	fmt.Printf("extended %d SHA-256 measurements into PCRs 0-%d\n", n, *maxPCR)
+	fmt.Fprintf(out, "extended %d SHA-256 measurements into PCRs 0-%d\n", n, *maxPCR)
 	return nil
 }
