@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/hcl/ast"
 	"github.com/hashicorp/hcl/hcl/printer"
 
+	"github.com/hwattest/hwattest/credentialcomposer/attestation"
 	"github.com/hwattest/hwattest/internal/hclconf"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/agent"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server"
@@ -25,10 +26,11 @@ import (
 // configFor maps a plugin binary (plugin_cmd's base name) to a new value of
 // its configuration type.
 var configFor = map[string]func() any{
-	"nodeattestor-tpm-server":    func() any { return new(server.Config) },
-	"nodeattestor-tpm-agent":     func() any { return new(agent.Config) },
-	"workloadattestor-exe":       func() any { return new(exe.Config) },
-	"workloadattestor-container": func() any { return new(container.Config) },
+	"nodeattestor-tpm-server":        func() any { return new(server.Config) },
+	"nodeattestor-tpm-agent":         func() any { return new(agent.Config) },
+	"workloadattestor-exe":           func() any { return new(exe.Config) },
+	"workloadattestor-container":     func() any { return new(container.Config) },
+	"credentialcomposer-attestation": func() any { return new(attestation.Config) },
 }
 
 var (
@@ -84,7 +86,7 @@ func checkSample(text string) error {
 		return err
 	}
 	stanzas := 0
-	for _, kind := range []string{"NodeAttestor", "WorkloadAttestor"} {
+	for _, kind := range []string{"NodeAttestor", "WorkloadAttestor", "CredentialComposer"} {
 		for _, item := range list.Filter(kind).Items {
 			stanzas++
 			body, ok := item.Val.(*ast.ObjectType)

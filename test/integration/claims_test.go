@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/url"
 	"os"
@@ -21,10 +23,13 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	svidv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/svid/v1"
 	"github.com/veraison/cmw"
 	"github.com/veraison/ear"
 
+	"github.com/hwattest/hwattest/internal/containertest"
 	"github.com/hwattest/hwattest/internal/spireapi"
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 	"github.com/hwattest/hwattest/internal/tpmtest"
@@ -215,7 +220,9 @@ policy "level3" {
 
 	t.Run("X509-SVID, read with veraison/cmw and veraison/ear", func(t *testing.T) {
 		mt, r, val := outsideEAR(t, leaf)
-		t.Logf("media type %s\nEAR %s", mt, val)
+		var indented bytes.Buffer
+		_ = json.Indent(&indented, val, "", "  ")
+		t.Logf("media type %s\nEAR (indented):\n%s", mt, indented.String())
 		if mt != `application/eat-ucs+json; eat_profile="tag:github.com,2023:veraison/ear"` {
 			t.Errorf("media type %q", mt)
 		}
@@ -266,7 +273,7 @@ policy "level3" {
 		if i < 0 {
 			t.Fatalf("openssl does not show %s:\n%s", idPeCMW, out)
 		}
-		t.Logf("openssl x509 -text, from the extension on:\n%.400s", string(out[i:]))
+		t.Logf("openssl x509 -text, from the extension on:\n%.600s", string(out[i:]))
 	})
 
 	t.Run("JWT-SVID, read with veraison/cmw and veraison/ear", func(t *testing.T) {
@@ -279,6 +286,7 @@ policy "level3" {
 		if err := w.UnmarshalJSON(b); err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("JWT-SVID claim cmw: %.200s...", b)
 		_, r, _ := outsideRecord(t, &w)
 		if wl := evidenceSelectors(t, r, "workload"); !slices.Contains(wl, "exe:sha256:"+hash) {
 			t.Errorf("workload selectors %v", wl)
@@ -312,6 +320,44 @@ policy "level3" {
 			t.Fatal(err)
 		}
 		if err := claims.Check(jc, time.Now(), claims.RequireNodePolicy("level3")); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("the agent's own SVID", func(t *testing.T) {
+		// The agent's first SVID has no claims (no node record yet); the
+		// one from its first re-attestation claims the attestation before.
+		agent.WaitLog(t, reattested, 40*time.Second)
+		// SPIRE's agent stores its SVID as PEM certificates in base64.
+		var data struct {
+			SVID [][]byte `json:"svid"`
+		}
+		if err := harness.Eventually(30*time.Second, func() error {
+			b, err := os.ReadFile(filepath.Join(agent.Dir, "data", "agent-data.json"))
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(b, &data); err != nil || len(data.SVID) == 0 {
+				return fmt.Errorf("agent data: %v", err)
+			}
+			block, _ := pem.Decode(data.SVID[0])
+			if block == nil {
+				return harness.Permanent(fmt.Errorf("agent SVID: no PEM certificate"))
+			}
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return harness.Permanent(err)
+			}
+			c, err := claims.FromCertificate(cert)
+			if err != nil {
+				return err
+			}
+			if c.Workload != nil || c.Node.AgentID != n.agentID() || !c.Node.HasSelector("tpm:policy:level3") || c.Node.AttestedAt.IsZero() {
+				return harness.Permanent(fmt.Errorf("agent SVID claims %+v %+v", c.Node, c.Workload))
+			}
+			t.Logf("agent SVID: node claims attested at %s, %d selectors", c.Node.AttestedAt, len(c.Node.Selectors))
+			return nil
+		}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -426,5 +472,123 @@ func TestClaimsAPIDown(t *testing.T) {
 			}
 			server.WaitLog(t, "issuing without attestation claims (fail_open)", 5*time.Second)
 		})
+	}
+}
+
+// TestClaimsContainer: a container run under a private containerd, from an
+// image pulled from a registry, registered by its repository digest, gets
+// an X509-SVID through real SPIRE whose claims name that digest, with the
+// executables and file-system components affirmed; pkg/claims' authorizer
+// admits it for that digest and refuses it for another.
+func TestClaimsContainer(t *testing.T) {
+	harness.SPIRE(t)
+	ctrd := containertest.StartContainerd(t)
+	reg := containertest.StartRegistry(t)
+	img := workloadImage(t, "claims")
+	ref := reg.Push(t, img, "claims:v1")
+	ctrd.Pull(t, "k8s.io", ref)
+
+	n := newNode(t, swtpmtest.Options{})
+	dir := harness.Dir(t)
+	server := harness.StartServer(t, harness.ServerConfig{Dir: dir, NodeAttestor: n.caConfig(),
+		ExtraPlugins: composerBlock(t, filepath.Join(dir, "api.sock"), "")})
+	ctr := harness.Plugins(t)["workloadattestor-container"]
+	agent := harness.StartAgent(t, harness.AgentConfig{Server: server, NodeAttestor: n.agentConfig(), ExtraPlugins: fmt.Sprintf(`
+  WorkloadAttestor "container" {
+    plugin_cmd      = %q
+    plugin_checksum = %q
+    plugin_data {
+      runtime "containerd" {
+        address = %q
+      }
+    }
+  }
+`, ctr.Path, ctr.Checksum, ctrd.Socket)})
+	id := "spiffe://" + harness.TrustDomain + "/claims-container"
+	server.CreateEntry(t, n.agentID(), id, "container:image_digest:"+img.Digest)
+
+	out := harness.Dir(t)
+	cid := randomHex(t)
+	ctrd.Run(t, containertest.RunOptions{
+		Namespace: "k8s.io", Image: ref, ID: cid,
+		Binds: map[string]string{filepath.Dir(agent.Socket): "/spire", out: "/out"},
+	})
+	waitSVID(t, out, id)
+	var leaf *x509.Certificate
+	if err := harness.Eventually(10*time.Second, func() error {
+		b, err := os.ReadFile(filepath.Join(out, "svid.pem"))
+		if err != nil {
+			return err
+		}
+		block, _ := pem.Decode(b)
+		if block == nil {
+			return fmt.Errorf("no PEM in svid.pem")
+		}
+		leaf, err = x509.ParseCertificate(block.Bytes)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	_, r, _ := outsideEAR(t, leaf)
+	if wl := evidenceSelectors(t, r, "workload"); !slices.Equal(wl, []string{"container:image_digest:" + img.Digest}) {
+		t.Errorf("workload selectors %v", wl)
+	}
+	tv := r.Submods["workload"].TrustVector
+	if tv.Executables != ear.ApprovedRuntimeClaim || tv.FileSystem != ear.ApprovedFilesClaim {
+		t.Errorf("workload trustworthiness vector %+v", tv)
+	}
+	peer := spiffeid.RequireFromString(id)
+	chains := [][]*x509.Certificate{{leaf}}
+	if err := claims.Authorize(tlsconfig.AuthorizeID(peer), claims.RequireImageDigest(img.Digest))(peer, chains); err != nil {
+		t.Errorf("the container's SVID refused for its own digest: %v", err)
+	}
+	if err := claims.Authorize(tlsconfig.AuthorizeID(peer), claims.RequireImageDigest("sha256:"+strings.Repeat("0", 64)))(peer, chains); err == nil {
+		t.Error("the container's SVID admitted for another digest")
+	} else {
+		t.Logf("another digest required: %v", err)
+	}
+	t.Logf("container %s of %s (%s): SVID with claims", cid[:12], ref, img.Digest)
+}
+
+// TestClaimsHighAvailability: two SPIRE servers on one PostgreSQL datastore,
+// each with the composer on its own API socket, compose the same claims for
+// one workload (the agent attested to one of them): the composer keeps no
+// state of its own.
+func TestClaimsHighAvailability(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t)
+	n := newNode(t, swtpmtest.Options{})
+	start := func() *harness.Server {
+		dir := harness.Dir(t)
+		return harness.StartServer(t, harness.ServerConfig{Dir: dir, AgentTTL: agentTTL, DataStore: pg.DataStore(), NodeAttestor: n.caConfig(),
+			ExtraPlugins: composerBlock(t, filepath.Join(dir, "api.sock"), "")})
+	}
+	a, b := start(), start()
+	if err := harness.Eventually(30*time.Second, func() error {
+		if got := strings.Count(a.MustCLI(t, "bundle", "show"), "BEGIN CERTIFICATE"); got < 2 {
+			return fmt.Errorf("bundle has %d CAs, want 2", got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	harness.StartAgent(t, harness.AgentConfig{Server: a, NodeAttestor: n.agentConfig()})
+	id := "spiffe://" + harness.TrustDomain + "/ha-workload"
+	a.CreateEntry(t, n.agentID(), id, "unix:uid:0")
+	var got [2]*claims.Claims
+	for i, s := range []*harness.Server{a, b} {
+		cert := mustMintX509(t, s.Socket, id)
+		c, err := claims.FromCertificate(cert)
+		if err != nil {
+			t.Fatalf("server %d: %v", i+1, err)
+		}
+		if c.Node.AgentID != n.agentID() || !c.Node.HasSelector("tpm:pub_hash:"+n.ekHash) || !slices.Equal(c.Workload.Selectors, []string{"unix:uid:0"}) {
+			t.Fatalf("server %d: claims %+v %+v", i+1, c.Node, c.Workload)
+		}
+		got[i] = c
+	}
+	if !slices.Equal(got[0].Node.Selectors, got[1].Node.Selectors) || !got[0].Node.AttestedAt.Equal(got[1].Node.AttestedAt) {
+		t.Errorf("the servers differ: %+v vs %+v", got[0].Node, got[1].Node)
 	}
 }
