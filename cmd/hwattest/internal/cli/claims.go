@@ -17,6 +17,9 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
+	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -47,7 +50,7 @@ func claimsCommand() *command {
 	return &command{
 		name:    "claims",
 		summary: "print the attestation claims (RATS CMW + EAR) of an X509-SVID or a JWT-SVID",
-		usage:   "claims [--json] FILE | --socket ADDR [--audience AUD] [--spiffe-id ID]",
+		usage:   "claims [--json] [--bundle PATH] FILE | --socket ADDR [--audience AUD] [--spiffe-id ID]",
 		help: `Prints the attestation claims that the credential composer "attestation"
 put into an SVID: the EAR (draft-ietf-rats-ear) in the IETF RATS CMW
 (draft-ietf-rats-msg-wrap) of the id-pe-cmw extension (1.3.6.1.5.5.7.1.35) of
@@ -57,9 +60,10 @@ before it issued the SVID; for the node, the agent and when it attested.
 
 FILE is an X509-SVID (PEM, the leaf first, as spire-agent api fetch x509
 writes svid.0.pem) or a JWT-SVID (compact form); - reads standard input. The
-SVID's signature is NOT checked: this shows what an SVID says, not that a
-SPIRE server issued it (relying parties verify the chain, then decode, as
-pkg/claims' authorizers do).
+SVID's signature is NOT checked unless --bundle gives the trust bundle to
+verify it against (go-spiffe's x509svid.Verify or jwtsvid.ParseAndValidate,
+at the current time; a JWT-SVID's audience is not checked): without it, this
+shows what an SVID says, not that a SPIRE server issued it.
 
 --socket fetches the caller's own SVID from the SPIRE agent's workload API
 (unix:///path or a path): its X509-SVIDs, or with --audience a JWT-SVID for
@@ -67,14 +71,15 @@ that audience. --spiffe-id keeps only the SVID of that SPIFFE ID.
 
 --json prints an object per SVID with the EAR as the SVID carries it.
 
-Exit code 0 when every SVID carries claims that decode; 1 when one carries
-none, or claims a relying party would refuse (malformed, unknown media type
-or EAR profile); 2 for an unreadable file or one that holds no SVID; 4 when
+Exit code 0 when every SVID carries claims that decode (and, with --bundle,
+verifies); 1 when one carries none, or claims a relying party would refuse
+(malformed, unknown media type or EAR profile), or fails --bundle; 2 for an unreadable file or one that holds no SVID; 4 when
 the workload API cannot be reached or gives no SVID.`,
 		flags: func(fs *flag.FlagSet) func(*env, []string) error {
 			asJSON := fs.Bool("json", false, "print JSON")
 			socket := fs.String("socket", "", "fetch this process's SVIDs from the workload API at `ADDR` (unix:///path)")
 			audience := fs.String("audience", "", "with --socket, fetch a JWT-SVID for `AUD` instead of the X509-SVIDs")
+			bundle := fs.String("bundle", "", "verify a FILE's SVID against the trust bundle at `PATH`: SPIFFE bundle JSON (spire-server bundle show -format spiffe), or PEM CA certificates for an X509-SVID")
 			spiffeID := fs.String("spiffe-id", "", "with --socket, print only the SVID of this SPIFFE `ID` (a workload may have several)")
 			timeout := fs.Duration("timeout", 30*time.Second, "give up on the workload API after this `DURATION`")
 			return func(e *env, args []string) error {
@@ -83,14 +88,21 @@ the workload API cannot be reached or gives no SVID.`,
 				switch {
 				case *socket != "" && len(args) > 0:
 					return usageErrorf("give FILE or --socket, not both")
+				case *socket != "" && *bundle != "":
+					return usageErrorf("--bundle needs FILE (the workload API's SVIDs come from the local agent)")
 				case *socket != "":
 					svids, err = fetchSVIDs(*socket, *audience, *spiffeID, *timeout)
 				case *audience != "":
 					return usageErrorf("--audience needs --socket")
 				case *spiffeID != "":
 					return usageErrorf("--spiffe-id needs --socket")
+				case *bundle != "" && len(args) == 0:
+					return usageErrorf("--bundle needs FILE")
 				case len(args) == 1:
 					svids, err = readSVIDFile(args[0])
+					if err == nil && *bundle != "" {
+						err = verifySVIDs(svids, *bundle)
+					}
 				case len(args) == 0:
 					return usageErrorf("FILE or --socket ADDR is required")
 				default:
@@ -125,8 +137,15 @@ type svidClaims struct {
 	EAR       json.RawMessage `json:"ear,omitempty"`
 	// Error says why the claims are missing or refused.
 	Error string `json:"error,omitempty"`
+	// SignatureChecked: --bundle was given and the SVID verified against
+	// it. SignatureError says why it did not.
+	SignatureChecked bool   `json:"signature_checked"`
+	SignatureError   string `json:"signature_error,omitempty"`
 
 	claims *claims.Claims
+	// chain (a file's X509-SVID) or token (a file's JWT-SVID), for --bundle.
+	chain []*x509.Certificate
+	token string
 }
 
 func readSVIDFile(path string) ([]svidClaims, error) {
@@ -156,41 +175,56 @@ func readSVIDFile(path string) ([]svidClaims, error) {
 // its claims; errors are input errors naming name.
 func parseSVID(name string, raw []byte) ([]svidClaims, error) {
 	if bytes.Contains(raw, []byte("-----BEGIN ")) {
-		cert, err := leafFromPEM(raw)
+		chain, err := chainFromPEM(raw)
 		if err != nil {
 			return nil, usageErrorf("%s: %w", name, err)
 		}
-		s, err := fromCertificate(name, cert, false)
+		s, err := fromCertificate(name, chain[0], false)
 		if err != nil {
 			return nil, usageErrorf("%s: %w", name, err)
 		}
+		s.chain = chain
 		return []svidClaims{s}, nil
 	}
-	s, err := fromToken(name, strings.TrimSpace(string(raw)), false)
+	token := strings.TrimSpace(string(raw))
+	s, err := fromToken(name, token, false)
 	if err != nil {
 		return nil, usageErrorf("%s: %w", name, err)
 	}
+	s.token = token
 	return []svidClaims{s}, nil
 }
 
-// leafFromPEM returns the first certificate of a PEM file (the SVID's leaf;
-// the intermediates follow it).
-func leafFromPEM(raw []byte) (*x509.Certificate, error) {
+// maxChain bounds the certificates read from an SVID file (leaf and
+// intermediates).
+const maxChain = 16
+
+// chainFromPEM returns the certificates of a PEM file in order: the SVID's
+// leaf, then its intermediates.
+func chainFromPEM(raw []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
 	for {
 		var b *pem.Block
 		b, raw = pem.Decode(raw)
 		if b == nil {
-			return nil, errors.New("no CERTIFICATE block")
+			break
 		}
 		if b.Type != "CERTIFICATE" {
 			continue
+		}
+		if len(certs) == maxChain {
+			return nil, fmt.Errorf("more than %d certificates", maxChain)
 		}
 		cert, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
 			return nil, err
 		}
-		return cert, nil
+		certs = append(certs, cert)
 	}
+	if len(certs) == 0 {
+		return nil, errors.New("no CERTIFICATE block")
+	}
+	return certs, nil
 }
 
 // fromCertificate decodes an X509-SVID's leaf.
@@ -324,7 +358,7 @@ func fetchSVIDs(addr, audience, spiffeID string, timeout time.Duration) ([]svidC
 func printClaims(e *env, svids []svidClaims, asJSON bool) error {
 	failed := 0
 	for _, s := range svids {
-		if s.claims == nil {
+		if s.claims == nil || s.SignatureError != "" {
 			failed++
 		}
 	}
@@ -348,6 +382,9 @@ func printClaims(e *env, svids []svidClaims, asJSON bool) error {
 	}
 	if failed > 0 {
 		for _, s := range svids {
+			if s.SignatureError != "" {
+				fmt.Fprintf(e.stderr, "hwattest claims: %s %s: signature: %s\n", s.Kind, s.SPIFFEID, s.SignatureError)
+			}
 			if s.claims == nil {
 				fmt.Fprintf(e.stderr, "hwattest claims: %s %s: %s\n", s.Kind, s.SPIFFEID, s.Error)
 			}
@@ -363,8 +400,13 @@ func printText(w io.Writer, s svidClaims) {
 		kind = "JWT-SVID"
 	}
 	checked := "signature not checked"
-	if s.FromWorkloadAPI {
+	switch {
+	case s.FromWorkloadAPI:
 		checked = "from the SPIRE agent"
+	case s.SignatureChecked:
+		checked = "signature verified against the bundle"
+	case s.SignatureError != "":
+		checked = "SIGNATURE NOT VALID: " + s.SignatureError
 	}
 	fmt.Fprintf(w, "%s %s (%s; %s)\n", kind, s.SPIFFEID, s.Source, checked)
 	fmt.Fprintf(w, "  expires:   %s\n", s.Expires.Format(time.RFC3339))
@@ -421,4 +463,53 @@ func trustVector(tv ear.TrustVector) string {
 		return "(no component claimed)"
 	}
 	return strings.Join(parts, " ")
+}
+
+// verifySVIDs verifies each file SVID against the bundle at path, for the
+// SVID's trust domain, at the current time. A failure is recorded in the
+// SVID (exit 1 after printing); an unreadable bundle is an input error.
+func verifySVIDs(svids []svidClaims, path string) error {
+	raw, err := readfile.Limited(path, maxSVIDFile)
+	if err != nil {
+		return usageErrorf("--bundle: %w", err)
+	}
+	for i := range svids {
+		s := &svids[i]
+		id, err := spiffeid.FromString(s.SPIFFEID)
+		if err != nil {
+			return usageErrorf("%s: %w", s.Source, err)
+		}
+		td := id.TrustDomain()
+		var (
+			x509s x509bundle.Source
+			jwts  jwtbundle.Source
+		)
+		if trimmed := bytes.TrimSpace(raw); len(trimmed) > 0 && trimmed[0] == '{' {
+			b, err := spiffebundle.Parse(td, raw)
+			if err != nil {
+				return usageErrorf("--bundle %s: %w", path, err)
+			}
+			x509s, jwts = b, b
+		} else {
+			b, err := x509bundle.Parse(td, raw)
+			if err != nil {
+				return usageErrorf("--bundle %s: %w", path, err)
+			}
+			x509s = b
+		}
+		switch {
+		case s.chain != nil:
+			_, _, err = x509svid.Verify(s.chain, x509s)
+		case jwts == nil:
+			return usageErrorf("--bundle %s: a JWT-SVID needs a SPIFFE bundle (JSON, with JWT authorities), not PEM", path)
+		default:
+			_, err = jwtsvid.ParseAndValidate(s.token, jwts, nil)
+		}
+		if err != nil {
+			s.SignatureError = err.Error()
+			continue
+		}
+		s.SignatureChecked = true
+	}
+	return nil
 }

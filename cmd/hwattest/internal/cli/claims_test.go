@@ -20,7 +20,9 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/veraison/cmw"
 	"github.com/veraison/ear"
 	"google.golang.org/grpc"
@@ -416,4 +418,125 @@ func readJWT(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// TestClaimsBundle: with --bundle, an X509-SVID and a JWT-SVID that the
+// bundle's CA and JWT authority signed verify; another signer's are shown
+// with the reason and exit 1. Validity is around the current time (the
+// verification uses it), so nothing here expires.
+func TestClaimsBundle(t *testing.T) {
+	now := time.Now()
+	td := spiffeid.RequireTrustDomainFromString("example.org")
+	newCA := func() (*x509.Certificate, *ecdsa.PrivateKey) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(10), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+			URIs: []*url.URL{td.ID().URL()}, IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cert, key
+	}
+	ca, caKey := newCA()
+	otherCA, otherKey := newCA()
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	leaf := func(name string, issuer *x509.Certificate, issuerKey *ecdsa.PrivateKey) string {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse("spiffe://example.org/wl")
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(11), NotBefore: now.Add(-time.Minute), NotAfter: now.Add(time.Hour),
+			URIs: []*url.URL{u}, KeyUsage: x509.KeyUsageDigitalSignature,
+			ExtraExtensions: []pkix.Extension{extension(t, testClaims())},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, issuerKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(name, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
+	good, forged := leaf("good.pem", ca, caKey), leaf("forged.pem", otherCA, otherKey)
+
+	jwtKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := spiffebundle.New(td)
+	sb.AddX509Authority(ca)
+	if err := sb.AddJWTAuthority("k1", jwtKey.Public()); err != nil {
+		t.Fatal(err)
+	}
+	bundleJSON, err := sb.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spiffeBundle := write("bundle.json", bundleJSON)
+	pemBundle := write("bundle.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}))
+	v, err := testClaims().JWTClaimValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(name string, key *ecdsa.PrivateKey) string {
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jwt.Signed(signer).Claims(jwt.Claims{Subject: "spiffe://example.org/wl", Audience: jwt.Audience{"svc"}, Expiry: jwt.NewNumericDate(now.Add(time.Hour))}).
+			Claims(map[string]any{claims.JWTClaim: v}).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(name, []byte(tok))
+	}
+	goodJWT, forgedJWT := token("good.jwt", jwtKey), token("forged.jwt", otherKey)
+
+	for _, tc := range []struct {
+		file, bundle string
+		code         int
+		want         string
+	}{
+		{good, pemBundle, cli.ExitOK, "(" + good + "; signature verified against the bundle)\n"},
+		{good, spiffeBundle, cli.ExitOK, "(" + good + "; signature verified against the bundle)\n"},
+		{forged, pemBundle, cli.ExitFailed, "(" + forged + "; SIGNATURE NOT VALID: x509svid: could not verify leaf certificate: x509: certificate signed by unknown authority"},
+		{goodJWT, spiffeBundle, cli.ExitOK, "(" + goodJWT + "; signature verified against the bundle)\n"},
+		{forgedJWT, spiffeBundle, cli.ExitFailed, "(" + forgedJWT + "; SIGNATURE NOT VALID: jwtsvid: unable to get claims from token"},
+	} {
+		r := mustRun(t, tc.code, "claims", "--bundle", tc.bundle, tc.file)
+		if !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("%s with %s: want %q\n%s", filepath.Base(tc.file), filepath.Base(tc.bundle), tc.want, r.stdout)
+		}
+		if tc.code == cli.ExitOK && !strings.Contains(r.stdout, "  workload: affirming\n") {
+			t.Errorf("%s: claims not shown:\n%s", filepath.Base(tc.file), r.stdout)
+		}
+	}
+	r := mustRun(t, cli.ExitOK, "claims", "--json", "--bundle", spiffeBundle, good)
+	if !strings.Contains(r.stdout, `"signature_checked": true`) {
+		t.Errorf("--json:\n%s", r.stdout)
+	}
+	r = mustRun(t, cli.ExitUsage, "claims", "--bundle", pemBundle, goodJWT)
+	if !strings.Contains(r.stderr, "a JWT-SVID needs a SPIFFE bundle") {
+		t.Errorf("JWT with a PEM bundle: %s", r.stderr)
+	}
+	r = mustRun(t, cli.ExitUsage, "claims", "--bundle", pemBundle, "--socket", "unix:///x")
+	if !strings.Contains(r.stderr, "--bundle needs FILE") {
+		t.Errorf("--bundle --socket: %s", r.stderr)
+	}
 }
