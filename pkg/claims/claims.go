@@ -75,15 +75,16 @@ var OID = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 35}
 var ErrNoClaims = errors.New("no attestation claims")
 
 // Claims are the attestation results one SVID carries.
+// Its JSON form (the field tags) is stable: tools may print it.
 type Claims struct {
 	// IssuedAt is when the SPIRE server's composer wrote them (EAR iat).
-	IssuedAt time.Time
+	IssuedAt time.Time `json:"issued_at"`
 	// Verifier is the verifier identity's build, e.g. "hwattest v1.2.0".
-	Verifier string
+	Verifier string `json:"verifier"`
 	// Node is the node's appraisal; never nil in decoded claims.
-	Node *Appraisal
+	Node *Appraisal `json:"node"`
 	// Workload is the workload's appraisal; nil in an agent's SVID.
-	Workload *Appraisal
+	Workload *Appraisal `json:"workload,omitempty"`
 }
 
 // Appraisal is one submod of the EAR.
@@ -91,20 +92,20 @@ type Appraisal struct {
 	// Status is the submod's ear.status: affirming when the selectors that
 	// SPIRE required set at least one component of the trustworthiness
 	// vector (and none worse), none when they set none.
-	Status ear.TrustTier
+	Status ear.TrustTier `json:"status"`
 	// TrustVector is its AR4SI trustworthiness vector.
-	TrustVector ear.TrustVector
+	TrustVector ear.TrustVector `json:"trust_vector"`
 	// Selectors are the selectors SPIRE required ("type:value", sorted):
 	// for the workload, those of its registration entries (only those all
 	// of them share); for the node, those of the entries' parents (a node
 	// alias's selectors, or the agent's attested selectors).
-	Selectors []string
+	Selectors []string `json:"selectors"`
 	// AgentID is the agent's SPIFFE ID, when the entries name one agent
 	// (node submod; empty otherwise).
-	AgentID string
+	AgentID string `json:"agent_id,omitempty"`
 	// AttestedAt is when that agent last attested, as SPIRE recorded it
 	// (node submod; zero when unknown).
-	AttestedAt time.Time
+	AttestedAt time.Time `json:"attested_at,omitzero"`
 }
 
 // HasSelector reports whether the appraisal lists selector ("type:value").
