@@ -69,7 +69,9 @@ shows what an SVID says, not that a SPIRE server issued it.
 (unix:///path or a path): its X509-SVIDs, or with --audience a JWT-SVID for
 that audience. --spiffe-id keeps only the SVID of that SPIFFE ID.
 
---json prints an object per SVID with the EAR as the SVID carries it.
+--json prints an object per SVID: its source, SPIFFE ID and expiry, the
+CMW record's media type and EAR as the SVID carries it, and the decoded
+claims.
 
 Exit code 0 when every SVID carries claims that decode (and, with --bundle,
 verifies); 1 when one carries none, or claims a relying party would refuse
@@ -142,7 +144,10 @@ type svidClaims struct {
 	SignatureChecked bool   `json:"signature_checked"`
 	SignatureError   string `json:"signature_error,omitempty"`
 
-	claims *claims.Claims
+	// Claims are the decoded claims (pkg/claims' JSON form), absent when
+	// refused.
+	Claims *claims.Claims `json:"claims,omitempty"`
+
 	// chain (a file's X509-SVID) or token (a file's JWT-SVID), for --bundle.
 	chain []*x509.Certificate
 	token string
@@ -237,7 +242,7 @@ func fromCertificate(source string, cert *x509.Certificate, workloadAPI bool) (s
 		return svidClaims{}, fmt.Errorf("not an X509-SVID: %w", err)
 	}
 	s := svidClaims{Source: source, Kind: kindX509, SPIFFEID: id.String(), Expires: cert.NotAfter.UTC(), FromWorkloadAPI: workloadAPI}
-	s.claims, err = claims.FromCertificate(cert)
+	s.Claims, err = claims.FromCertificate(cert)
 	if err != nil {
 		s.Error = err.Error()
 		return s, nil
@@ -276,7 +281,7 @@ func fromToken(source, token string, workloadAPI bool) (svidClaims, error) {
 	if std.Expiry != nil {
 		s.Expires = std.Expiry.Time().UTC()
 	}
-	s.claims, err = claims.FromJWTClaims(m)
+	s.Claims, err = claims.FromJWTClaims(m)
 	if err != nil {
 		s.Error = err.Error()
 		return s, nil
@@ -358,7 +363,7 @@ func fetchSVIDs(addr, audience, spiffeID string, timeout time.Duration) ([]svidC
 func printClaims(e *env, svids []svidClaims, asJSON bool) error {
 	failed := 0
 	for _, s := range svids {
-		if s.claims == nil || s.SignatureError != "" {
+		if s.Claims == nil || s.SignatureError != "" {
 			failed++
 		}
 	}
@@ -385,7 +390,7 @@ func printClaims(e *env, svids []svidClaims, asJSON bool) error {
 			if s.SignatureError != "" {
 				fmt.Fprintf(e.stderr, "hwattest claims: %s %s: signature: %s\n", s.Kind, s.SPIFFEID, s.SignatureError)
 			}
-			if s.claims == nil {
+			if s.Claims == nil {
 				fmt.Fprintf(e.stderr, "hwattest claims: %s %s: %s\n", s.Kind, s.SPIFFEID, s.Error)
 			}
 		}
@@ -410,7 +415,7 @@ func printText(w io.Writer, s svidClaims) {
 	}
 	fmt.Fprintf(w, "%s %s (%s; %s)\n", kind, s.SPIFFEID, s.Source, checked)
 	fmt.Fprintf(w, "  expires:   %s\n", s.Expires.Format(time.RFC3339))
-	c := s.claims
+	c := s.Claims
 	if c == nil {
 		fmt.Fprintf(w, "  claims:    REFUSED: %s\n", s.Error)
 		return

@@ -528,7 +528,8 @@ func TestClaimsBundle(t *testing.T) {
 		}
 	}
 	r := mustRun(t, cli.ExitOK, "claims", "--json", "--bundle", spiffeBundle, good)
-	if !strings.Contains(r.stdout, `"signature_checked": true`) {
+	if !strings.Contains(r.stdout, `"signature_checked": true`) || !strings.Contains(r.stdout, `"claims": {`) ||
+		!strings.Contains(r.stdout, `"agent_id": "spiffe://example.org/spire/agent/tpm/abc"`) {
 		t.Errorf("--json:\n%s", r.stdout)
 	}
 	r = mustRun(t, cli.ExitUsage, "claims", "--bundle", pemBundle, goodJWT)

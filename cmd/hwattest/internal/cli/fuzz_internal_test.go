@@ -61,8 +61,8 @@ func FuzzParseSVID(f *testing.F) {
 			if !strings.HasPrefix(s.SPIFFEID, "spiffe://") {
 				t.Fatalf("accepted SPIFFE ID %q", s.SPIFFEID)
 			}
-			if (s.claims == nil) == (s.Error == "") {
-				t.Fatalf("claims %v with error %q", s.claims, s.Error)
+			if (s.Claims == nil) == (s.Error == "") {
+				t.Fatalf("claims %v with error %q", s.Claims, s.Error)
 			}
 		}
 	})
