@@ -52,6 +52,7 @@ FUZZ_TARGETS = \
 	./pkg/policy:FuzzIMAAllowlist \
 	./nodeattestor/tpm:FuzzEKHashList \
 	./cmd/hwattest/internal/cli:FuzzParsePCRs \
+	./cmd/hwattest/internal/cli:FuzzParseSVID \
 	./nodeattestor/tpm/server:FuzzConfig \
 	./nodeattestor/tpm/agent:FuzzConfig \
 	./workloadattestor/exe:FuzzConfig \
