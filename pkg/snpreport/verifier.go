@@ -105,18 +105,25 @@ func (v *Verifier) Verify(ctx context.Context, evidence []byte, checkReportData 
 	if err := abi.ValidateReportFormat(evidence[:ReportSize]); err != nil {
 		return nil, refuse(ReasonMalformed, "report: %w", err)
 	}
-	att, err := abi.ReportCertsToProto(evidence)
+	report, err := abi.ReportToProto(evidence[:ReportSize])
 	if err != nil {
-		return nil, refuse(ReasonMalformed, "report and certificate table: %w", err)
+		return nil, refuse(ReasonMalformed, "report: %w", err)
 	}
-	report := att.GetReport()
 	info, err := abi.ParseSignerInfo(report.GetSignerInfo())
 	if err != nil {
 		return nil, refuse(ReasonMalformed, "signer info: %w", err)
 	}
-	if !v.allowKDS && !hasSigningCert(att.GetCertificateChain(), info.SigningKey) {
+	table := new(abi.CertTable)
+	if err := table.Unmarshal(evidence[ReportSize:]); err != nil {
+		return nil, refuse(ReasonMalformed, "certificate table: %w", err)
+	}
+	// Checked before table.Proto(), which logs a warning through the
+	// process-wide google/logger for a table without them: evidence must
+	// not be able to write to the server's output.
+	if !v.allowKDS && !hasSigningCert(table, info.SigningKey) {
 		return nil, refuse(ReasonSignature, "the certificate table holds no %v certificate and fetching it from AMD KDS is not allowed", info.SigningKey)
 	}
+	att := &spb.Attestation{Report: report, CertificateChain: table.Proto()}
 	opts := &verify.Options{
 		DisableCertFetching: !v.allowKDS,
 		Getter:              v.getter,
@@ -150,14 +157,18 @@ func consistencyOnly() *validate.Options {
 	}
 }
 
-func hasSigningCert(chain *spb.CertificateChain, key abi.ReportSigner) bool {
+func hasSigningCert(table *abi.CertTable, key abi.ReportSigner) bool {
+	guid := ""
 	switch key {
 	case abi.VcekReportSigner:
-		return len(chain.GetVcekCert()) > 0
+		guid = abi.VcekGUID
 	case abi.VlekReportSigner:
-		return len(chain.GetVlekCert()) > 0
+		guid = abi.VlekGUID
+	default:
+		return false
 	}
-	return false
+	b, err := table.GetByGUIDString(guid)
+	return err == nil && len(b) > 0
 }
 
 // RootProductLines returns the product lines the verifier has roots for.
