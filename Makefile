@@ -46,6 +46,7 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote:FuzzQuote \
 	./pkg/tpmquote/ima:FuzzParse \
 	./pkg/evidence:FuzzDecode \
+	./pkg/snpreport:FuzzVerify \
 	./pkg/policy:FuzzParse \
 	./pkg/policy:FuzzParsePCR \
 	./pkg/policy:FuzzIMAAllowlist \
@@ -53,6 +54,8 @@ FUZZ_TARGETS = \
 	./cmd/hwattest/internal/cli:FuzzParsePCRs \
 	./nodeattestor/tpm/server:FuzzConfig \
 	./nodeattestor/tpm/agent:FuzzConfig \
+	./nodeattestor/sevsnp/server:FuzzConfig \
+	./nodeattestor/sevsnp/agent:FuzzConfig \
 	./workloadattestor/exe:FuzzConfig \
 	./workloadattestor/container:FuzzConfig \
 	./workloadattestor/container/cgroups:FuzzParseCgroup \
