@@ -236,8 +236,8 @@ func (g *Guest) GetRawQuote(reportData [64]byte) ([]byte, error) {
 		CommittedTcb:    uint64(tcb),
 		CurrentBuild:    21, CurrentMinor: 55, CurrentMajor: 1,
 		CommittedBuild: 21, CommittedMinor: 55, CommittedMajor: 1,
-		LaunchTcb:      uint64(tcb),
-		Signature:      make([]byte, abi.SignatureSize),
+		LaunchTcb: uint64(tcb),
+		Signature: make([]byte, abi.SignatureSize),
 	}
 	if g.Tamper != nil {
 		g.Tamper(r)
