@@ -47,6 +47,7 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote/ima:FuzzParse \
 	./pkg/evidence:FuzzDecode \
 	./pkg/snpreport:FuzzVerify \
+	./pkg/tdxquote:FuzzVerify \
 	./pkg/policy:FuzzParse \
 	./pkg/policy:FuzzParsePCR \
 	./pkg/policy:FuzzIMAAllowlist \
