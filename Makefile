@@ -72,7 +72,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/tpmquote/
+	$(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/tpmquote/ ./pkg/snpreport/ ./pkg/tdxquote/
 
 deps:
 	@./.ci/deps

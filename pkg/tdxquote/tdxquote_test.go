@@ -113,4 +113,3 @@ func TestEmbeddedRootIsIntels(t *testing.T) {
 		t.Error("the quote's root is not the embedded root")
 	}
 }
-
