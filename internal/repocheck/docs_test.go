@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/hcl/hcl/printer"
 
 	"github.com/hwattest/hwattest/internal/hclconf"
+	sevsnpagent "github.com/hwattest/hwattest/nodeattestor/sevsnp/agent"
+	sevsnpserver "github.com/hwattest/hwattest/nodeattestor/sevsnp/server"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/agent"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server"
 	"github.com/hwattest/hwattest/pkg/policy"
@@ -29,6 +31,8 @@ var configFor = map[string]func() any{
 	"nodeattestor-tpm-agent":     func() any { return new(agent.Config) },
 	"workloadattestor-exe":       func() any { return new(exe.Config) },
 	"workloadattestor-container": func() any { return new(container.Config) },
+	"nodeattestor-sevsnp-server": func() any { return new(sevsnpserver.Config) },
+	"nodeattestor-sevsnp-agent":  func() any { return new(sevsnpagent.Config) },
 }
 
 var (
