@@ -57,6 +57,9 @@ FUZZ_TARGETS = \
 	./nodeattestor/tpm/agent:FuzzConfig \
 	./nodeattestor/sevsnp/server:FuzzConfig \
 	./nodeattestor/sevsnp/agent:FuzzConfig \
+	./nodeattestor/tdx/server:FuzzConfig \
+	./nodeattestor/tdx/agent:FuzzConfig \
+	./nodeattestor/tdx:FuzzDecode \
 	./workloadattestor/exe:FuzzConfig \
 	./workloadattestor/container:FuzzConfig \
 	./workloadattestor/container/cgroups:FuzzParseCgroup \

@@ -40,3 +40,30 @@ func TestCheck(t *testing.T) {
 		t.Errorf("short nonce: %v", err)
 	}
 }
+
+func TestCheckWithKey(t *testing.T) {
+	nonce := bytes.Repeat([]byte{7}, reportdata.NonceSize)
+	rd, err := reportdata.NewWithKey(nonce, "example.org", []byte("key A"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := reportdata.New(nonce, "example.org")
+	if bytes.Equal(rd[32:], plain[32:]) {
+		t.Fatal("the key layout collides with the plain one")
+	}
+	for _, tc := range []struct {
+		td, key string
+		want    error
+	}{
+		{"example.org", "key A", nil},
+		{"example.org", "key B", reportdata.ErrTrustDomainOrKey},
+		{"other.example", "key A", reportdata.ErrTrustDomainOrKey},
+	} {
+		if err := reportdata.CheckWithKey(rd[:], nonce, tc.td, []byte(tc.key)); err != tc.want {
+			t.Errorf("%s %s: %v, want %v", tc.td, tc.key, err, tc.want)
+		}
+	}
+	if err := reportdata.CheckWithKey(rd[:], bytes.Repeat([]byte{8}, 32), "example.org", []byte("key A")); err != reportdata.ErrNonce {
+		t.Errorf("other nonce: %v", err)
+	}
+}
