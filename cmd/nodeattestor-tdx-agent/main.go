@@ -1,6 +1,6 @@
 // Command nodeattestor-tdx-agent is the agent-side Intel TDX node attestor
 // plugin for SPIRE (plugin name "tdx"). It reads quotes through configfs-tsm.
-// See docs/tdx.md and package
+// See docs/nodeattestor-tdx.md and package
 // github.com/hwattest/hwattest/nodeattestor/tdx/agent.
 package main
 

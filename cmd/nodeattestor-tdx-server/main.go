@@ -1,5 +1,5 @@
 // Command nodeattestor-tdx-server is the server-side Intel TDX node
-// attestor plugin for SPIRE (plugin name "tdx"). See docs/tdx.md and
+// attestor plugin for SPIRE (plugin name "tdx"). See docs/nodeattestor-tdx.md and
 // package github.com/hwattest/hwattest/nodeattestor/tdx/server.
 package main
 
