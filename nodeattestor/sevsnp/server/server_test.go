@@ -324,3 +324,23 @@ policy "p" {
 		}
 	}
 }
+
+// TestBadHello: a first message that is not the protocol's hello is
+// refused before any nonce is sent.
+func TestBadHello(t *testing.T) {
+	chain, hcl := testChain(t)
+	p := serve(t, hcl, snptest.NewGuest(chain, 1), td, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ss, err := p.server.Attest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_Payload{Payload: []byte("hwattest sev_snp v2")}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ss.Recv()
+	if st := status.Convert(err); st.Code() != codes.InvalidArgument || st.Message() != `the agent's first message is not "hwattest sev_snp v1"` {
+		t.Errorf("%v", err)
+	}
+}
