@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -30,6 +31,7 @@ func TestSEVSNPNodeAttestation(t *testing.T) {
 	measurement := hex.EncodeToString(snptest.NewGuest(chain, 1).Measurement[:])
 	testAgent := harness.BuildPlugin(t, "test/integration/testplugins/nodeattestor-sevsnp-testagent")
 	server := harness.StartServer(t, harness.ServerConfig{
+		AgentTTL:       agentTTL,
 		Attestor:       "sev_snp",
 		AttestorPlugin: "nodeattestor-sevsnp-server",
 		NodeAttestor: fmt.Sprintf(`      amd_cert_chains = { Milan = %q }
@@ -68,6 +70,15 @@ func TestSEVSNPNodeAttestation(t *testing.T) {
 			t.Errorf("attestation type %q, can reattest %v", got.AttestationType, got.CanReattest)
 		}
 		server.WaitLog(t, "SEV-SNP attestation succeeded", 10*time.Second)
+		// At SVID rotation the agent re-attests with a fresh report of the
+		// same VM: same REPORT_ID, so SPIRE keeps the agent ID.
+		a.WaitLog(t, reattested, 40*time.Second)
+		if _, err := server.Agent(context.Background(), id); err != nil {
+			t.Errorf("after re-attestation: %v", err)
+		}
+		if n := server.LogCount("SEV-SNP attestation succeeded"); n < 2 {
+			t.Errorf("%d successful attestations, want the first and the re-attestation", n)
+		}
 	})
 
 	t.Run("debug VM refused", func(t *testing.T) {
