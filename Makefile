@@ -47,6 +47,8 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote/ima:FuzzParse \
 	./pkg/evidence:FuzzDecode \
 	./pkg/claims:FuzzDecode \
+	./pkg/snpreport:FuzzVerify \
+	./pkg/tdxquote:FuzzVerify \
 	./pkg/policy:FuzzParse \
 	./pkg/policy:FuzzParsePCR \
 	./pkg/policy:FuzzIMAAllowlist \
@@ -55,6 +57,11 @@ FUZZ_TARGETS = \
 	./cmd/hwattest/internal/cli:FuzzParseSVID \
 	./nodeattestor/tpm/server:FuzzConfig \
 	./nodeattestor/tpm/agent:FuzzConfig \
+	./nodeattestor/sevsnp/server:FuzzConfig \
+	./nodeattestor/sevsnp/agent:FuzzConfig \
+	./nodeattestor/tdx/server:FuzzConfig \
+	./nodeattestor/tdx/agent:FuzzConfig \
+	./nodeattestor/tdx:FuzzDecode \
 	./workloadattestor/exe:FuzzConfig \
 	./workloadattestor/container:FuzzConfig \
 	./credentialcomposer/attestation:FuzzConfig \
@@ -73,7 +80,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/tpmquote/
+	$(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/tpmquote/ ./pkg/snpreport/ ./pkg/tdxquote/
 	$(GO) test -run='^$$' -bench='BenchmarkLevel3' -benchmem -count=5 -benchtime=20000x ./pkg/policy/
 
 deps:

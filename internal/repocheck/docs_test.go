@@ -16,6 +16,10 @@ import (
 
 	"github.com/hwattest/hwattest/credentialcomposer/attestation"
 	"github.com/hwattest/hwattest/internal/hclconf"
+	sevsnpagent "github.com/hwattest/hwattest/nodeattestor/sevsnp/agent"
+	sevsnpserver "github.com/hwattest/hwattest/nodeattestor/sevsnp/server"
+	tdxagent "github.com/hwattest/hwattest/nodeattestor/tdx/agent"
+	tdxserver "github.com/hwattest/hwattest/nodeattestor/tdx/server"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/agent"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server"
 	"github.com/hwattest/hwattest/pkg/policy"
@@ -32,6 +36,10 @@ var configFor = map[string]func() any{
 	"workloadattestor-exe":           func() any { return new(exe.Config) },
 	"workloadattestor-container":     func() any { return new(container.Config) },
 	"credentialcomposer-attestation": func() any { return new(attestation.Config) },
+	"nodeattestor-sevsnp-server":     func() any { return new(sevsnpserver.Config) },
+	"nodeattestor-sevsnp-agent":      func() any { return new(sevsnpagent.Config) },
+	"nodeattestor-tdx-server":        func() any { return new(tdxserver.Config) },
+	"nodeattestor-tdx-agent":         func() any { return new(tdxagent.Config) },
 }
 
 var (
