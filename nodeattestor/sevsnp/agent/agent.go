@@ -2,9 +2,7 @@ package agent
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"sync"
 
 	"github.com/google/go-sev-guest/client"
 	"github.com/hashicorp/go-hclog"
@@ -53,8 +51,8 @@ type Plugin struct {
 	nodeattestorv1.UnsafeNodeAttestorServer
 	configv1.UnsafeConfigServer
 
-	mu       sync.RWMutex
-	config   *config
+	plugincfg.Holder[config]
+
 	log      hclog.Logger
 	provider ReportProvider // nil: go-sev-guest's client, found per attestation
 }
@@ -69,6 +67,7 @@ func WithReportProvider(p ReportProvider) Option { return func(pl *Plugin) { pl.
 // New returns an unconfigured plugin.
 func New(opts ...Option) *Plugin {
 	p := &Plugin{log: hclog.NewNullLogger()}
+	p.Build = func(hcl, td string, _ bool) (*config, error) { return buildConfig(hcl, td) }
 	for _, o := range opts {
 		o(p)
 	}
@@ -78,32 +77,12 @@ func New(opts ...Option) *Plugin {
 // SetLogger implements pluginsdk.NeedsLogger.
 func (p *Plugin) SetLogger(l hclog.Logger) { p.log = l }
 
-// Configure implements configv1.ConfigServer.
-func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*configv1.ConfigureResponse, error) {
-	c, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain())
-	if err != nil {
-		return nil, plugincfg.Invalid(err)
-	}
-	p.mu.Lock()
-	p.config = c
-	p.mu.Unlock()
-	return &configv1.ConfigureResponse{}, nil
-}
-
-// Validate implements configv1.ConfigServer with Configure's checks.
-func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
-	_, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain())
-	return plugincfg.Validation(err), nil
-}
-
 // AidAttestation sends Hello, and answers the server's nonce with a report
 // binding it and the trust domain.
 func (p *Plugin) AidAttestation(stream nodeattestorv1.NodeAttestor_AidAttestationServer) error {
-	p.mu.RLock()
-	c := p.config
-	p.mu.RUnlock()
-	if c == nil {
-		return status.Error(codes.FailedPrecondition, "not configured")
+	c, err := p.Current()
+	if err != nil {
+		return err
 	}
 	provider, err := p.reportProvider()
 	if err != nil {

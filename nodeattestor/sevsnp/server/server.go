@@ -1,12 +1,10 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -28,42 +26,26 @@ type Plugin struct {
 	nodeattestorv1.UnsafeNodeAttestorServer
 	configv1.UnsafeConfigServer
 
-	mu     sync.RWMutex
-	config *config
-	log    hclog.Logger
+	plugincfg.Holder[config]
+
+	log hclog.Logger
 }
 
 // New returns an unconfigured plugin.
-func New() *Plugin { return &Plugin{log: hclog.NewNullLogger()} }
+func New() *Plugin {
+	p := &Plugin{log: hclog.NewNullLogger()}
+	p.Build = func(hcl, td string, _ bool) (*config, error) { return buildConfig(hcl, td) }
+	return p
+}
 
 // SetLogger implements pluginsdk.NeedsLogger.
 func (p *Plugin) SetLogger(l hclog.Logger) { p.log = l }
 
-// Configure implements configv1.ConfigServer.
-func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*configv1.ConfigureResponse, error) {
-	c, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain())
-	if err != nil {
-		return nil, plugincfg.Invalid(err)
-	}
-	p.mu.Lock()
-	p.config = c
-	p.mu.Unlock()
-	return &configv1.ConfigureResponse{}, nil
-}
-
-// Validate implements configv1.ConfigServer with Configure's checks.
-func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
-	_, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain())
-	return plugincfg.Validation(err), nil
-}
-
 // Attest implements the one round trip.
 func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
-	p.mu.RLock()
-	c := p.config
-	p.mu.RUnlock()
-	if c == nil {
-		return status.Error(codes.FailedPrecondition, "not configured")
+	c, err := p.Current()
+	if err != nil {
+		return err
 	}
 	start := time.Now()
 	res, agentID, err := p.attest(stream, c)

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 
 	"github.com/google/go-tdx-guest/client"
 	"github.com/hashicorp/go-hclog"
@@ -117,8 +115,8 @@ type Plugin struct {
 	nodeattestorv1.UnsafeNodeAttestorServer
 	configv1.UnsafeConfigServer
 
-	mu       sync.RWMutex
-	config   *config
+	plugincfg.Holder[config]
+
 	log      hclog.Logger
 	provider QuoteProvider
 }
@@ -132,6 +130,7 @@ func WithQuoteProvider(p QuoteProvider) Option { return func(pl *Plugin) { pl.pr
 // New returns an unconfigured plugin.
 func New(opts ...Option) *Plugin {
 	p := &Plugin{log: hclog.NewNullLogger()}
+	p.Build = func(hcl, td string, configure bool) (*config, error) { return buildConfig(hcl, td, configure) }
 	for _, o := range opts {
 		o(p)
 	}
@@ -141,32 +140,11 @@ func New(opts ...Option) *Plugin {
 // SetLogger implements pluginsdk.NeedsLogger.
 func (p *Plugin) SetLogger(l hclog.Logger) { p.log = l }
 
-// Configure implements configv1.ConfigServer.
-func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*configv1.ConfigureResponse, error) {
-	c, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain(), true)
-	if err != nil {
-		return nil, plugincfg.Invalid(err)
-	}
-	p.mu.Lock()
-	p.config = c
-	p.mu.Unlock()
-	return &configv1.ConfigureResponse{}, nil
-}
-
-// Validate implements configv1.ConfigServer with Configure's checks (the
-// key is not read).
-func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
-	_, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain(), false)
-	return plugincfg.Validation(err), nil
-}
-
 // AidAttestation sends the key, then the quote and the proof of possession.
 func (p *Plugin) AidAttestation(stream nodeattestorv1.NodeAttestor_AidAttestationServer) error {
-	p.mu.RLock()
-	c := p.config
-	p.mu.RUnlock()
-	if c == nil {
-		return status.Error(codes.FailedPrecondition, "not configured")
+	c, err := p.Current()
+	if err != nil {
+		return err
 	}
 	provider := p.provider
 	if provider == nil {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-tdx-guest/verify/trust"
@@ -117,8 +115,8 @@ type Plugin struct {
 	nodeattestorv1.UnsafeNodeAttestorServer
 	configv1.UnsafeConfigServer
 
-	mu         sync.RWMutex
-	config     *config
+	plugincfg.Holder[config]
+
 	log        hclog.Logger
 	nonces     io.Reader
 	reportData ReportDataFunc
@@ -150,6 +148,7 @@ func WithCollateralGetter(g trust.HTTPSGetter) Option { return func(p *Plugin) {
 // New returns an unconfigured plugin.
 func New(opts ...Option) *Plugin {
 	p := &Plugin{log: hclog.NewNullLogger(), nonces: rand.Reader, now: time.Now}
+	p.Build = func(hcl, td string, _ bool) (*config, error) { return buildConfig(hcl, td) }
 	for _, o := range opts {
 		o(p)
 	}
@@ -159,31 +158,11 @@ func New(opts ...Option) *Plugin {
 // SetLogger implements pluginsdk.NeedsLogger.
 func (p *Plugin) SetLogger(l hclog.Logger) { p.log = l }
 
-// Configure implements configv1.ConfigServer.
-func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*configv1.ConfigureResponse, error) {
-	c, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain())
-	if err != nil {
-		return nil, plugincfg.Invalid(err)
-	}
-	p.mu.Lock()
-	p.config = c
-	p.mu.Unlock()
-	return &configv1.ConfigureResponse{}, nil
-}
-
-// Validate implements configv1.ConfigServer with Configure's checks.
-func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
-	_, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain())
-	return plugincfg.Validation(err), nil
-}
-
 // Attest implements the one round trip.
 func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
-	p.mu.RLock()
-	c := p.config
-	p.mu.RUnlock()
-	if c == nil {
-		return status.Error(codes.FailedPrecondition, "not configured")
+	c, err := p.Current()
+	if err != nil {
+		return err
 	}
 	start := time.Now()
 	res, agentID, err := p.attest(stream, c)
