@@ -14,6 +14,8 @@ import (
 	pb "github.com/google/go-tdx-guest/proto/tdx"
 	"github.com/google/go-tdx-guest/verify"
 	"github.com/google/go-tdx-guest/verify/trust"
+
+	"github.com/hwattest/hwattest/pkg/refusal"
 )
 
 // MaxQuoteSize bounds a quote: a v4 quote with its PCK certificate chain is
@@ -49,23 +51,10 @@ const (
 )
 
 // Error is the error of every refusal; its message holds no nonce.
-type Error struct {
-	Reason Reason
-	Err    error
-}
-
-func (e *Error) Error() string { return e.Err.Error() }
-
-func (e *Error) Unwrap() error { return e.Err }
+type Error = refusal.Error[Reason]
 
 // ReasonOf returns the Reason of err, or "".
-func ReasonOf(err error) Reason {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Reason
-	}
-	return ""
-}
+func ReasonOf(err error) Reason { return refusal.ReasonOf[Reason](err) }
 
 func refuse(r Reason, format string, args ...any) error {
 	return &Error{Reason: r, Err: fmt.Errorf("tdxquote: "+format, args...)}
