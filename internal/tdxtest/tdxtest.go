@@ -140,7 +140,7 @@ func sgxExtension() ([]byte, error) {
 		return func(b *cryptobyte.Builder) { b.AddASN1OctetString(v) }
 	}
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		pair(b, oid(1), octets(make([]byte, 16))) // PPID
+		pair(b, oid(1), octets(make([]byte, 16)))     // PPID
 		pair(b, oid(2), func(b *cryptobyte.Builder) { // TCB
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 				for i, svn := range CPUSVN { // SGX TCB components 1..16
