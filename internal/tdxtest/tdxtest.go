@@ -31,14 +31,14 @@ const (
 	pckName      = "Intel SGX PCK Certificate"
 )
 
-// Values the test PCK certificate and QE report carry. FMSPC and PCE-ID
+// Values the test PCK certificate and QE report carry. fmspc and PCE-ID
 // are those of a Sapphire Rapids platform; the SVNs are plausible.
 var (
-	FMSPC     = []byte{0x00, 0x80, 0x6f, 0x05, 0x00, 0x00}
-	PCEID     = []byte{0x00, 0x00}
-	PCESVN    = uint16(11)
-	CPUSVN    = [16]byte{3, 3, 2, 2, 2, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0}
-	QESVN     = uint16(8)
+	fmspc     = []byte{0x00, 0x80, 0x6f, 0x05, 0x00, 0x00}
+	pceID     = []byte{0x00, 0x00}
+	pceSVN    = uint16(11)
+	cpuSVN    = [16]byte{3, 3, 2, 2, 2, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0}
+	qeSVN     = uint16(8)
 	qeVendor  = []byte{0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07} // Intel's QE vendor ID
 	sgxOIDArc = []int{1, 2, 840, 113741, 1, 13, 1}
 )
@@ -143,15 +143,15 @@ func sgxExtension() ([]byte, error) {
 		pair(b, oid(1), octets(make([]byte, 16)))     // PPID
 		pair(b, oid(2), func(b *cryptobyte.Builder) { // TCB
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				for i, svn := range CPUSVN { // SGX TCB components 1..16
+				for i, svn := range cpuSVN { // SGX TCB components 1..16
 					pair(b, oid(2, i+1), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(svn)) })
 				}
-				pair(b, oid(2, 17), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(PCESVN)) })
-				pair(b, oid(2, 18), octets(CPUSVN[:]))
+				pair(b, oid(2, 17), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(pceSVN)) })
+				pair(b, oid(2, 18), octets(cpuSVN[:]))
 			})
 		})
-		pair(b, oid(3), octets(PCEID))
-		pair(b, oid(4), octets(FMSPC))
+		pair(b, oid(3), octets(pceID))
+		pair(b, oid(4), octets(fmspc))
 		pair(b, oid(5), func(b *cryptobyte.Builder) { b.AddASN1Enum(0) }) // SGX type: Standard
 	})
 	return b.Bytes()
@@ -267,7 +267,7 @@ func (g *Guest) GetRawQuote(reportData [64]byte) ([]byte, error) {
 	}
 	header := &pb.Header{
 		Version: abi.QuoteVersion, AttestationKeyType: abi.AttestationKeyType, TeeType: abi.TeeTDX,
-		PceSvn: le16(PCESVN), QeSvn: le16(QESVN), QeVendorId: qeVendor, UserData: make([]byte, 20),
+		PceSvn: le16(pceSVN), QeSvn: le16(qeSVN), QeVendorId: qeVendor, UserData: make([]byte, 20),
 	}
 	body := &pb.TDQuoteBody{
 		TeeTcbSvn: g.TeeTCBSVN[:], MrSeam: g.MRSeam[:], MrSignerSeam: make([]byte, 48), SeamAttributes: make([]byte, 8),
@@ -300,9 +300,9 @@ func (g *Guest) GetRawQuote(reportData [64]byte) ([]byte, error) {
 	}
 	binding := sha256.Sum256(append(append([]byte(nil), attPub...), qeAuth...))
 	qeReport := &pb.EnclaveReport{
-		CpuSvn: CPUSVN[:], Reserved1: make([]byte, 28), Attributes: append([]byte{0x11}, make([]byte, 15)...),
+		CpuSvn: cpuSVN[:], Reserved1: make([]byte, 28), Attributes: append([]byte{0x11}, make([]byte, 15)...),
 		MrEnclave: make([]byte, 32), Reserved2: make([]byte, 32), MrSigner: make([]byte, 32), Reserved3: make([]byte, 96),
-		IsvProdId: 2, IsvSvn: uint32(QESVN), Reserved4: make([]byte, 60), ReportData: append(binding[:], make([]byte, 32)...),
+		IsvProdId: 2, IsvSvn: uint32(qeSVN), Reserved4: make([]byte, 60), ReportData: append(binding[:], make([]byte, 32)...),
 	}
 	qeRaw, err := abi.EnclaveReportToAbiBytes(qeReport)
 	if err != nil {

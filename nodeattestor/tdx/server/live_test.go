@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -51,7 +52,7 @@ func mrtdPolicy(mrtd string) string {
 func TestLiveQuote(t *testing.T) {
 	g, rootHCL := liveTD(t)
 	mrtd := hex.EncodeToString(g.MRTD[:])
-	p := serveGuest(t, rootHCL+mrtdPolicy(mrtd), "", td, g)
+	p := serveGuest(t, rootHCL+mrtdPolicy(mrtd), "", td, g, nil)
 	ids := map[string]bool{}
 	for range 3 {
 		attrs, err := p.attest(nil)
@@ -85,7 +86,7 @@ func TestLiveQuoteRefusals(t *testing.T) {
 	nonceErr := "tdxquote: reportdata: the report does not carry this attestation's nonce (replayed or not made for this challenge)"
 
 	t.Run("replayed", func(t *testing.T) {
-		p := serveGuest(t, rootHCL, "", td, g)
+		p := serveGuest(t, rootHCL, "", td, g, nil)
 		var first []byte
 		if _, err := p.attest(func(r *tdx.Response) { first = r.Quote }); err != nil {
 			t.Fatal(err)
@@ -128,7 +129,7 @@ func TestLiveQuoteRefusals(t *testing.T) {
 			if agentTD == "" {
 				agentTD = td
 			}
-			_, err := serveGuest(t, rootHCL+tc.hcl, "", agentTD, tc.guest).attest(tc.edit)
+			_, err := serveGuest(t, rootHCL+tc.hcl, "", agentTD, tc.guest, nil).attest(tc.edit)
 			if st := status.Convert(err); st.Code() != tc.code || st.Message() != tc.msg {
 				t.Errorf("got %v: %s\nwant %v: %s", st.Code(), st.Message(), tc.code, tc.msg)
 			}
@@ -138,7 +139,7 @@ func TestLiveQuoteRefusals(t *testing.T) {
 	t.Run("debug allowed by the policy", func(t *testing.T) {
 		attrs, err := serveGuest(t, rootHCL+`policy "lab" {
   allow_debug = true
-}`, "", td, debug).attest(nil)
+}`, "", td, debug, nil).attest(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,3 +148,34 @@ func TestLiveQuoteRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestNoNonceInLogs: the server's log lines for a success and a refusal
+// hold neither the nonce nor the REPORT_DATA.
+func TestNoNonceInLogs(t *testing.T) {
+	g, rootHCL := liveTD(t)
+	var secrets []string
+	provider := providerFunc(func(rd [64]byte) ([]byte, error) {
+		secrets = append(secrets, hex.EncodeToString(rd[:32]), hex.EncodeToString(rd[:]))
+		return g.GetRawQuote(rd)
+	})
+	var buf strings.Builder
+	logger := hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Trace, JSONFormat: true})
+	p := serveGuest(t, rootHCL, "", td, provider, logger)
+	if _, err := p.attest(nil); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = p.attest(func(r *tdx.Response) { r.Quote[0x30+0x88] ^= 1 })
+	out := strings.ToLower(buf.String())
+	if !strings.Contains(out, "tdx attestation succeeded") || !strings.Contains(out, "tdx attestation refused") {
+		t.Fatalf("log lines missing:\n%s", out)
+	}
+	for _, s := range secrets {
+		if strings.Contains(out, s) {
+			t.Errorf("the log holds a nonce or report data: %s", s)
+		}
+	}
+}
+
+type providerFunc func([64]byte) ([]byte, error)
+
+func (f providerFunc) GetRawQuote(rd [64]byte) ([]byte, error) { return f(rd) }
