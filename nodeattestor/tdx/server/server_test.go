@@ -18,6 +18,7 @@ import (
 	pb "github.com/google/go-tdx-guest/proto/tdx"
 	tdxtest "github.com/google/go-tdx-guest/testing"
 	"github.com/google/go-tdx-guest/testing/testdata"
+	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/spire-plugin-sdk/pluginsdk"
 	"github.com/spiffe/spire-plugin-sdk/plugintest"
 	agentv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/agent/nodeattestor/v1"
@@ -74,12 +75,21 @@ type plugins struct {
 
 func serve(t *testing.T, serverHCL, agentHCL string, opts ...server.Option) plugins {
 	t.Helper()
+	return serveGuest(t, serverHCL, agentHCL, td, recorded{}, nil, opts...)
+}
+
+// serveGuest serves both plugins, the agent's quotes coming from guest and
+// its core configuration naming agentTD as the trust domain; logger (nil:
+// plugintest's) receives the server plugin's logs.
+func serveGuest(t *testing.T, serverHCL, agentHCL, agentTD string, guest agent.QuoteProvider, logger hclog.Logger, opts ...server.Option) plugins {
+	t.Helper()
 	sc, ac := new(serverv1.NodeAttestorPluginClient), new(agentv1.NodeAttestorPluginClient)
 	scfg, acfg := new(configv1.ConfigServiceClient), new(configv1.ConfigServiceClient)
-	sp, ap := server.New(opts...), agent.New(agent.WithQuoteProvider(recorded{}))
+	sp, ap := server.New(opts...), agent.New(agent.WithQuoteProvider(guest))
 	plugintest.ServeInBackground(t, plugintest.Config{
 		PluginServer: serverv1.NodeAttestorPluginServer(sp), PluginClient: sc,
 		ServiceServers: []pluginsdk.ServiceServer{configv1.ConfigServiceServer(sp)}, ServiceClients: []pluginsdk.ServiceClient{scfg},
+		Logger: logger,
 	})
 	plugintest.ServeInBackground(t, plugintest.Config{
 		PluginServer: agentv1.NodeAttestorPluginServer(ap), PluginClient: ac,
@@ -89,6 +99,7 @@ func serve(t *testing.T, serverHCL, agentHCL string, opts ...server.Option) plug
 	if _, err := scfg.Configure(context.Background(), &configv1.ConfigureRequest{CoreConfiguration: core, HclConfiguration: serverHCL}); err != nil {
 		t.Fatalf("configure server: %v", err)
 	}
+	core = &configv1.CoreConfiguration{TrustDomain: agentTD}
 	if _, err := acfg.Configure(context.Background(), &configv1.ConfigureRequest{CoreConfiguration: core, HclConfiguration: agentHCL}); err != nil {
 		t.Fatalf("configure agent: %v", err)
 	}
