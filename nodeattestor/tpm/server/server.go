@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hwattest/hwattest/internal/nodeevents"
 	"github.com/hwattest/hwattest/internal/plugincfg"
 	"github.com/hwattest/hwattest/nodeattestor/tpm"
 	"github.com/hwattest/hwattest/pkg/policy"
@@ -34,13 +35,17 @@ type Plugin struct {
 	mu      sync.RWMutex // guards the metrics fields below
 	log     hclog.Logger
 	metrics metricsv1.MetricsClient
+	events  *nodeevents.Events
 }
 
 // New returns an unconfigured plugin.
 func New() *Plugin {
-	p := &Plugin{log: hclog.NewNullLogger()}
+	p := &Plugin{log: hclog.NewNullLogger(), events: nodeevents.NewEvents(tpm.PluginName)}
 	p.Build = func(hcl, td string, _ bool) (*config, error) { return buildConfig(hcl, td) }
-	p.Loaded = func(c *config) { p.log.Info("Configured", c.summary()...) }
+	p.Loaded = func(c *config) {
+		p.log.Info("Configured", c.summary()...)
+		p.events.Configure(c.trustDomain.String(), c.webhooks, p.log, p.recordEvent)
+	}
 	return p
 }
 
@@ -51,6 +56,7 @@ func (c *config) summary() []any {
 		"ek_ca_certificates", cas.files, "ek_ca_subjects", cas.subjects, "bundled_ek_cas", cas.bundled,
 		"policies", pols.names(), "ek_algorithms", c.algorithms,
 		"deny_ek_hashes", len(c.deny), "deny_ek_certificates", len(c.denyCerts),
+		"event_webhooks", len(c.webhooks),
 	}
 	if c.allow != nil {
 		fields = append(fields, "ek_hash_allowlist", c.allow.size())
@@ -81,6 +87,14 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 		fields = append(fields, "reason", reason, "error", err)
 		p.log.Warn("TPM attestation refused", fields...)
 		p.record("refused", reason, elapsed)
+		var agentID string
+		if a.ekHash != "" {
+			if id, err := tpm.AgentID(c.trustDomain, a.ekHash); err == nil {
+				agentID = id.String()
+			}
+		}
+		var pe *policyError
+		p.events.Refused(agentID, reason, err, errors.As(err, &pe), a.satisfied, a.failed)
 		return err
 	}
 	fields = append(fields, "agent_id", a.agentID, "policies", a.satisfied)
@@ -91,6 +105,7 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 	}
 	p.log.Info("TPM attestation succeeded", fields...)
 	p.record("success", "", elapsed)
+	p.events.Attested(a.agentID, a.satisfied, a.failed)
 	return nil
 }
 
