@@ -28,9 +28,15 @@ const (
 
 // Node is the data of every event (JSON).
 type Node struct {
-	// AgentID is the agent's SPIFFE ID; empty when a refusal came before
-	// the node's identity was known (a malformed payload).
+	// AgentID is the agent's SPIFFE ID, set only when the node proved it
+	// is that agent (its evidence verified: a TPM's credential activation
+	// and quote, a signed SEV-SNP report, a TDX quote and key proof). It is
+	// also the event's subject.
 	AgentID string `json:"agent_id,omitempty"`
+	// ClaimedAgentID is, on a refusal before that proof, the agent the
+	// evidence claimed to be (from an EK or report anyone can copy): never
+	// act on it against that node; it serves to investigate.
+	ClaimedAgentID string `json:"claimed_agent_id,omitempty"`
 	// Attestor is the node attestor's plugin name: tpm, sev_snp or tdx.
 	Attestor string `json:"attestor"`
 	// TrustDomain is the server's trust domain.

@@ -1,10 +1,8 @@
 package nodeevents_test
 
 import (
-	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,64 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/hwattest/hwattest/internal/logbuf"
 	"github.com/hwattest/hwattest/internal/nodeevents"
+	"github.com/hwattest/hwattest/internal/nodeevents/nodeeventstest"
 )
-
-// receiver is a webhook that keeps what it was sent.
-type receiver struct {
-	mu      sync.Mutex
-	events  []event.Event
-	headers []http.Header
-	answer  func(n int) int // status for the n-th request (from 1)
-	n       int
-	got     chan struct{}
-}
-
-func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	r.mu.Lock()
-	r.n++
-	code := http.StatusAccepted
-	if r.answer != nil {
-		code = r.answer(r.n)
-	}
-	if code/100 == 2 {
-		var e event.Event
-		if err := json.Unmarshal(body, &e); err == nil {
-			r.events = append(r.events, e)
-			r.headers = append(r.headers, req.Header.Clone())
-		}
-	}
-	r.mu.Unlock()
-	w.WriteHeader(code)
-	select {
-	case r.got <- struct{}{}:
-	default:
-	}
-}
-
-func (r *receiver) wait(t *testing.T, n int) []event.Event {
-	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		r.mu.Lock()
-		if len(r.events) >= n {
-			out := append([]event.Event(nil), r.events...)
-			r.mu.Unlock()
-			return out
-		}
-		r.mu.Unlock()
-		select {
-		case <-r.got:
-		case <-deadline:
-			t.Fatalf("webhook received %d events, want %d", len(r.events), n)
-		}
-	}
-}
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
@@ -97,7 +43,8 @@ func (c *counts) add(webhook, result string) {
 	c.m[webhook+"/"+result]++
 }
 
-// waitFor waits until the outcome k was counted n times, or 20 s.
+// waitFor waits until the outcome k was counted n times, or 20 s, and
+// returns its count.
 func (c *counts) waitFor(k string, n int) int {
 	deadline := time.Now().Add(20 * time.Second)
 	for c.get(k) < n && time.Now().Before(deadline) {
@@ -114,15 +61,14 @@ func (c *counts) get(k string) int {
 
 // TestDelivery: over TLS with the webhook's CA and a bearer token, each
 // outcome reaches the webhook as a structured CloudEvent whose data is the
-// node; the token is never in a log line.
+// node; a refusal before the node proved its identity does not name it as
+// its subject; the token is never in a log line.
 func TestDelivery(t *testing.T) {
-	r := &receiver{got: make(chan struct{}, 1)}
-	srv := httptest.NewTLSServer(r)
-	defer srv.Close()
+	r, srv := nodeeventstest.StartTLS(t)
 	ca := writeFile(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 	const token = "s3cr3t-token-value"
 	hooks, errs := nodeevents.Compile(map[string]nodeevents.WebhookConfig{
-		"isolate": {URL: srv.URL + "/events", CAPath: ca, BearerTokenPath: writeFile(t, "token", token+"\n")},
+		"isolate": {URL: r.URL, CAPath: ca, BearerTokenPath: writeFile(t, "token", token+"\n")},
 	})
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -135,46 +81,36 @@ func TestDelivery(t *testing.T) {
 
 	const id = "spiffe://example.org/spire/agent/tpm/abc"
 	p.Attested(id, []string{"genuine", "level3"}, []string{`level4: ima log missing`})
-	p.Refused(id, "policy", errors.New(`policy "level3": pcr 7 differs`), true, []string{"genuine"}, nil)
+	p.Refused(nodeevents.Refusal{AgentID: id, Reason: "policy", Err: errors.New(`policy "level3": pcr 7 differs`), Evaluated: true, Policies: []string{"genuine"}})
 	p.Attested(id, []string{"genuine", "level3"}, nil)
-	p.Refused("", "malformed", errors.New("tpmquote: truncated"), false, nil, nil)
+	p.Refused(nodeevents.Refusal{ClaimedAgentID: id, Reason: "ek_untrusted", Err: errors.New("tpmquote: ek certificate: x509: certificate signed by unknown authority")})
 
-	got := r.wait(t, 6)
-	var types []string
+	got := r.Wait(t, 6)
+	if want := "attested refused drift attested policies_changed refused"; nodeeventstest.Types(got) != want {
+		t.Fatalf("types %s, want %s", nodeeventstest.Types(got), want)
+	}
 	for _, e := range got {
-		types = append(types, strings.TrimPrefix(strings.TrimSuffix(e.Type(), ".v1"), "io.hwattest.node."))
 		if err := e.Validate(); err != nil || e.Source() != "urn:hwattest:nodeattestor:tpm" || e.DataContentType() != "application/json" {
 			t.Errorf("event %s: %v", e, err)
 		}
 	}
-	if want := "attested refused drift attested policies_changed refused"; strings.Join(types, " ") != want {
-		t.Errorf("types %v, want %s", types, want)
-	}
-	var drift nodeevents.Node
-	if err := got[2].DataAs(&drift); err != nil {
-		t.Fatal(err)
-	}
-	if got[2].Subject() != id || strings.Join(drift.Lost, ",") != "level3" || strings.Join(drift.Previous, ",") != "genuine,level3" || drift.TrustDomain != "example.org" {
+	if drift := nodeeventstest.Data(t, got[2]); got[2].Subject() != id || strings.Join(drift.Lost, ",") != "level3" || strings.Join(drift.Previous, ",") != "genuine,level3" || drift.TrustDomain != "example.org" {
 		t.Errorf("drift event %+v", drift)
 	}
-	var refused nodeevents.Node
-	_ = got[1].DataAs(&refused)
-	if refused.Reason != "policy" || refused.Error != `policy "level3": pcr 7 differs` {
+	if refused := nodeeventstest.Data(t, got[1]); refused.Reason != "policy" || refused.Error != `policy "level3": pcr 7 differs` {
 		t.Errorf("refused event %+v", refused)
 	}
-	var changed nodeevents.Node
-	_ = got[4].DataAs(&changed)
-	if strings.Join(changed.Gained, ",") != "level3" || len(changed.Lost) != 0 {
+	if changed := nodeeventstest.Data(t, got[4]); strings.Join(changed.Gained, ",") != "level3" || len(changed.Lost) != 0 {
 		t.Errorf("policies_changed event %+v", changed)
 	}
-	r.mu.Lock()
-	h := r.headers[0]
-	r.mu.Unlock()
-	if h.Get("Content-Type") != nodeevents.ContentType || h.Get("Authorization") != "Bearer "+token {
+	if unproven := nodeeventstest.Data(t, got[5]); got[5].Subject() != "" || unproven.AgentID != "" || unproven.ClaimedAgentID != id {
+		t.Errorf("a refusal before the node proved its identity names it: subject %q, %+v", got[5].Subject(), unproven)
+	}
+	if h := r.Header(0); h.Get("Content-Type") != nodeevents.ContentType || h.Get("Authorization") != "Bearer "+token {
 		t.Errorf("headers %v", h)
 	}
-	if c.waitFor("isolate/delivered", 6) != 6 {
-		t.Errorf("counts %v", c.m)
+	if n := c.waitFor("isolate/delivered", 6); n != 6 {
+		t.Errorf("%d delivered", n)
 	}
 	if strings.Contains(logs.String(), token) {
 		t.Errorf("the token is in a log line:\n%s", logs.String())
@@ -188,24 +124,20 @@ func TestDelivery(t *testing.T) {
 // not retried; a webhook that is down is given up after max_attempts.
 // The URL's credentials are redacted in the log.
 func TestRetries(t *testing.T) {
-	flaky := &receiver{got: make(chan struct{}, 1), answer: func(n int) int {
+	flaky := nodeeventstest.Start(t, func(n int) int {
 		if n == 1 {
 			return http.StatusServiceUnavailable
 		}
 		return http.StatusOK
-	}}
-	s1 := httptest.NewServer(flaky)
-	defer s1.Close()
-	refusing := &receiver{got: make(chan struct{}, 1), answer: func(int) int { return http.StatusBadRequest }}
-	s2 := httptest.NewServer(refusing)
-	defer s2.Close()
+	})
+	refusing := nodeeventstest.Start(t, func(int) int { return http.StatusBadRequest })
 	down := httptest.NewServer(http.NotFoundHandler())
 	downURL := strings.Replace(down.URL, "http://", "http://user:pa55word@", 1)
 	down.Close()
 
 	hooks, errs := nodeevents.Compile(map[string]nodeevents.WebhookConfig{
-		"flaky":    {URL: s1.URL},
-		"refusing": {URL: s2.URL},
+		"flaky":    {URL: flaky.URL},
+		"refusing": {URL: refusing.URL},
 		"down":     {URL: downURL, MaxAttempts: 2, Timeout: "1s"},
 	})
 	if len(errs) > 0 {
@@ -216,18 +148,12 @@ func TestRetries(t *testing.T) {
 	p := nodeevents.Start("sev_snp", "example.org", hooks, nil, hclog.New(&hclog.LoggerOptions{Output: &logs}), c.add)
 	defer p.Close()
 	p.Attested("spiffe://example.org/spire/agent/sev_snp/01", nil, nil)
-	flaky.wait(t, 1)
-	c.waitFor("flaky/delivered", 1)
-	c.waitFor("refusing/failed", 1)
-	c.waitFor("down/failed", 1)
-	flaky.mu.Lock()
-	attempts := flaky.n
-	flaky.mu.Unlock()
-	refusing.mu.Lock()
-	refusals := refusing.n
-	refusing.mu.Unlock()
-	if attempts != 2 || refusals != 1 || c.get("flaky/delivered") != 1 || c.get("refusing/failed") != 1 || c.get("down/failed") != 1 {
-		t.Errorf("flaky attempts %d, refusing attempts %d, counts %v", attempts, refusals, c.m)
+	flaky.Wait(t, 1)
+	if c.waitFor("flaky/delivered", 1) != 1 || c.waitFor("refusing/failed", 1) != 1 || c.waitFor("down/failed", 1) != 1 {
+		t.Errorf("counts %v", c.m)
+	}
+	if flaky.Requests() != 2 || refusing.Requests() != 1 {
+		t.Errorf("flaky answered %d requests, refusing %d", flaky.Requests(), refusing.Requests())
 	}
 	if strings.Contains(logs.String(), "pa55word") || !strings.Contains(logs.String(), "Node event not delivered") {
 		t.Errorf("log:\n%s", logs.String())
@@ -250,7 +176,8 @@ func TestNeverBlocks(t *testing.T) {
 	for range 100 {
 		p.Attested("spiffe://example.org/spire/agent/tpm/x", nil, nil)
 	}
-	// One event is with the sender, two in the queue: the rest dropped.
+	// At most one event is with the sender and two in the queue: the rest
+	// were dropped.
 	if d := c.get("slow/dropped"); d < 97 || d > 99 {
 		t.Errorf("%d dropped of 100", d)
 	}

@@ -48,8 +48,29 @@ func (e *Events) Attested(agentID string, policies, failed []string) {
 }
 
 // Refused publishes a refusal (see Publisher.Refused).
-func (e *Events) Refused(agentID, reason string, err error, evaluated bool, policies, failed []string) {
+func (e *Events) Refused(r Refusal) {
 	if p := e.current(); p != nil {
-		p.Refused(agentID, reason, err, evaluated, policies, failed)
+		p.Refused(r)
 	}
+}
+
+// Outcome is what one attestation established about its node, filled in
+// as the attestor goes, for the event Publish makes of it.
+type Outcome struct {
+	// AgentID is set once the node proved it is that agent.
+	AgentID string
+	// Evaluated says the policies were evaluated; Policies are those the
+	// node satisfied.
+	Evaluated bool
+	Policies  []string
+}
+
+// Publish publishes the attestation's outcome: attested when err is nil,
+// else refused for reason.
+func (e *Events) Publish(o *Outcome, reason string, err error) {
+	if err == nil {
+		e.Attested(o.AgentID, o.Policies, nil)
+		return
+	}
+	e.Refused(Refusal{AgentID: o.AgentID, Reason: reason, Err: err, Evaluated: o.Evaluated && o.AgentID != "", Policies: o.Policies})
 }

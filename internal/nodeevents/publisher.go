@@ -72,20 +72,37 @@ func (p *Publisher) Attested(agentID string, policies, failed []string) {
 	p.compare(n)
 }
 
-// Refused publishes a refusal. evaluated says whether the node's policies
-// were evaluated (a refusal by a required policy): then policies are those
-// it still satisfied, compared with its previous attestation for drift.
-func (p *Publisher) Refused(agentID, reason string, err error, evaluated bool, policies, failed []string) {
-	n := p.node(agentID)
-	n.Reason = reason
-	if err != nil {
-		n.Error = err.Error()
+// Refusal is what an attestor knows of a refused attestation.
+type Refusal struct {
+	// AgentID is set when the node proved it is that agent before it was
+	// refused (by a policy, typically); ClaimedAgentID when it only
+	// claimed to be (see Node).
+	AgentID, ClaimedAgentID string
+	// Reason is the refusal's metric label, Err the refusal.
+	Reason string
+	Err    error
+	// Evaluated says the node's policies were evaluated: Policies are
+	// those it still satisfied, Failed the report-only ones it failed.
+	Evaluated        bool
+	Policies, Failed []string
+}
+
+// Refused publishes a refusal, then drift when a node that proved its
+// identity had its policies evaluated and lost one.
+func (p *Publisher) Refused(r Refusal) {
+	n := p.node(r.AgentID)
+	if r.AgentID == "" {
+		n.ClaimedAgentID = r.ClaimedAgentID
 	}
-	if evaluated {
-		n.Policies, n.PoliciesFailed = policies, failed
+	n.Reason = r.Reason
+	if r.Err != nil {
+		n.Error = r.Err.Error()
+	}
+	if r.Evaluated {
+		n.Policies, n.PoliciesFailed = r.Policies, r.Failed
 	}
 	p.publish(TypeRefused, n)
-	if evaluated {
+	if r.Evaluated {
 		p.compare(n)
 	}
 }

@@ -3,19 +3,12 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/hwattest/hwattest/internal/logbuf"
-	"github.com/hwattest/hwattest/internal/nodeevents"
+	"github.com/hwattest/hwattest/internal/nodeevents/nodeeventstest"
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 )
 
@@ -24,33 +17,7 @@ import (
 // refused and drift (the policy lost); after the edit is undone, attested
 // and policies_changed. Each names the node's agent ID.
 func TestNodeEvents(t *testing.T) {
-	var mu sync.Mutex
-	var got []event.Event
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var e event.Event
-		if err := json.Unmarshal(b, &e); err != nil || r.Header.Get("Content-Type") != nodeevents.ContentType {
-			t.Errorf("webhook got %q (%s): %v", b, r.Header.Get("Content-Type"), err)
-		}
-		mu.Lock()
-		got = append(got, e)
-		mu.Unlock()
-	}))
-	defer hook.Close()
-	waitEvents := func(n int) []event.Event {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			mu.Lock()
-			out := append([]event.Event(nil), got...)
-			mu.Unlock()
-			if len(out) >= n || time.Now().After(deadline) {
-				return out
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-
+	hook := nodeeventstest.Start(t, nil)
 	sw := swtpmtest.Start(t, swtpmtest.Options{})
 	dir := t.TempDir()
 	policyFile := filepath.Join(dir, "policies", "p.hcl")
@@ -76,20 +43,16 @@ func TestNodeEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	events := waitEvents(5)
-	var types []string
+	events := hook.Wait(t, 5)
+	if want := "attested refused drift attested policies_changed"; nodeeventstest.Types(events) != want {
+		t.Fatalf("events %s, want %s", nodeeventstest.Types(events), want)
+	}
 	for _, e := range events {
-		types = append(types, strings.TrimSuffix(strings.TrimPrefix(e.Type(), "io.hwattest.node."), ".v1"))
 		if e.Subject() != agentID {
 			t.Errorf("%s names %q, want %q", e.Type(), e.Subject(), agentID)
 		}
 	}
-	if want := "attested refused drift attested policies_changed"; strings.Join(types, " ") != want {
-		t.Fatalf("events %v, want %s", types, want)
-	}
-	var refused, drift nodeevents.Node
-	_ = events[1].DataAs(&refused)
-	_ = events[2].DataAs(&drift)
+	refused, drift := nodeeventstest.Data(t, events[1]), nodeeventstest.Data(t, events[2])
 	if refused.Reason != "policy" || !strings.Contains(refused.Error, `policy "genuine"`) || refused.Attestor != "tpm" || refused.TrustDomain != td {
 		t.Errorf("refused %+v", refused)
 	}
@@ -100,5 +63,18 @@ func TestNodeEvents(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "Node lost policies it satisfied at its previous attestation") {
 		t.Errorf("no drift log line:\n%s", logs.String())
+	}
+
+	// A denied EK is refused before the node proves it holds it: anyone
+	// can send a copy of an EK certificate, so the event names the agent as
+	// claimed only, never as its subject.
+	ekHash := agentID[strings.LastIndex(agentID, "/")+1:]
+	sc = serveServer(t, fmt.Sprintf("%s\ndeny_ek_hashes = [%q]\nevent_webhook \"isolate\" {\n  url = %q\n}", caHCL, ekHash, hook.URL), &logs, &fakeMetrics{})
+	if _, err := attest(t, sc, ac); err == nil {
+		t.Fatal("denied EK accepted")
+	}
+	events = hook.Wait(t, 6)
+	if denied := nodeeventstest.Data(t, events[5]); len(events) != 6 || events[5].Subject() != "" || denied.AgentID != "" || denied.ClaimedAgentID != agentID || denied.Reason != "ek_denied" {
+		t.Errorf("denied EK event: %v %+v", events[5], denied)
 	}
 }

@@ -87,14 +87,7 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 		fields = append(fields, "reason", reason, "error", err)
 		p.log.Warn("TPM attestation refused", fields...)
 		p.record("refused", reason, elapsed)
-		var agentID string
-		if a.ekHash != "" {
-			if id, err := tpm.AgentID(c.trustDomain, a.ekHash); err == nil {
-				agentID = id.String()
-			}
-		}
-		var pe *policyError
-		p.events.Refused(agentID, reason, err, errors.As(err, &pe), a.satisfied, a.failed)
+		p.events.Refused(a.refusal(c, reason, err))
 		return err
 	}
 	fields = append(fields, "agent_id", a.agentID, "policies", a.satisfied)
@@ -146,6 +139,7 @@ type attempt struct {
 	policies policySet
 
 	ekHash    string   // once the EK is known
+	proven    bool     // the quote verified: the node holds that EK
 	agentID   string   // on success
 	satisfied []string // policies passed
 	failed    []string // report-only policies failed, with why
@@ -195,6 +189,7 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 	if err != nil {
 		return refusal(err)
 	}
+	a.proven = true
 	out := policy.EvaluateAll(a.policies.policies, res)
 	a.satisfied, a.failed = out.Satisfied, out.Failed
 	if len(out.Refused) > 0 {
@@ -215,6 +210,28 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 		a.agentID = id.String()
 	}
 	return err
+}
+
+// refusal is the node event of a refused attempt. Only a node that proved
+// it holds its EK (credential activation and quote verified) is named as
+// the agent; before that, the EK (and so the agent ID) is only claimed: a
+// copy of another node's EK certificate must not make events about it.
+func (a *attempt) refusal(c *config, reason string, err error) nodeevents.Refusal {
+	r := nodeevents.Refusal{Reason: reason, Err: err}
+	if a.ekHash != "" {
+		if id, idErr := tpm.AgentID(c.trustDomain, a.ekHash); idErr == nil {
+			if a.proven {
+				r.AgentID = id.String()
+			} else {
+				r.ClaimedAgentID = id.String()
+			}
+		}
+	}
+	var pe *policyError
+	if a.proven && errors.As(err, &pe) {
+		r.Evaluated, r.Policies, r.Failed = true, a.satisfied, a.failed
+	}
+	return r
 }
 
 // admit refuses an EK of an algorithm not accepted and a denied EK: denied
