@@ -13,7 +13,9 @@ import (
 )
 
 // switching is a report provider whose guest the test changes.
-type switching struct{ guest atomic.Pointer[agent.ReportProvider] }
+type switching struct {
+	guest atomic.Pointer[agent.ReportProvider]
+}
 
 func (s *switching) GetRawQuote(reportData [64]byte) ([]byte, error) {
 	return (*s.guest.Load()).GetRawQuote(reportData)
