@@ -12,6 +12,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/internal/nodeevents"
 	"github.com/hwattest/hwattest/pkg/snpreport"
 )
 
@@ -32,12 +33,16 @@ type Config struct {
 	AllowKDS bool `hcl:"allow_kds"`
 	// Policies are named rule sets evaluated on every attestation.
 	Policies map[string]snpreport.PolicyConfig `hcl:"policy"`
+	// EventWebhooks receive a CloudEvent when a node is attested, refused,
+	// or loses or gains a policy (internal/nodeevents).
+	EventWebhooks map[string]nodeevents.WebhookConfig `hcl:"event_webhook"`
 }
 
 type config struct {
 	trustDomain spiffeid.TrustDomain
 	verifier    *snpreport.Verifier
 	policies    []*snpreport.Policy
+	webhooks    []*nodeevents.Webhook
 }
 
 func buildConfig(text, trustDomain string) (*config, error) {
@@ -83,6 +88,8 @@ func buildConfig(text, trustDomain string) (*config, error) {
 		}
 		policies = append(policies, p)
 	}
+	webhooks, hookErrs := nodeevents.Compile(c.EventWebhooks)
+	errs = append(errs, hookErrs...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -90,7 +97,7 @@ func buildConfig(text, trustDomain string) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &config{trustDomain: td, verifier: v, policies: policies}, nil
+	return &config{trustDomain: td, verifier: v, policies: policies, webhooks: webhooks}, nil
 }
 
 // readChain reads a KDS cert_chain PEM file (ASK, then ARK) with

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hwattest/hwattest/internal/nodeevents"
 	"github.com/hwattest/hwattest/internal/plugincfg"
 	"github.com/hwattest/hwattest/nodeattestor/sevsnp"
 	"github.com/hwattest/hwattest/pkg/reportdata"
@@ -28,13 +29,18 @@ type Plugin struct {
 
 	plugincfg.Holder[config]
 
-	log hclog.Logger
+	events *nodeevents.Events
+	log    hclog.Logger
 }
 
 // New returns an unconfigured plugin.
 func New() *Plugin {
 	p := &Plugin{log: hclog.NewNullLogger()}
+	p.events = nodeevents.NewEvents(sevsnp.PluginName)
 	p.Build = func(hcl, td string, _ bool) (*config, error) { return buildConfig(hcl, td) }
+	p.Loaded = func(c *config) {
+		p.events.Configure(c.trustDomain.String(), c.webhooks, p.log, func(string, string) {})
+	}
 	return p
 }
 
@@ -48,20 +54,24 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 		return err
 	}
 	start := time.Now()
-	res, agentID, err := p.attest(stream, c)
+	var o nodeevents.Outcome
+	res, agentID, err := p.attest(stream, c, &o)
 	fields := []any{"duration", time.Since(start).String()}
 	if res != nil {
 		fields = append(fields, "report_id", res.ReportIDHex(), "measurement", hex.EncodeToString(res.Measurement))
 	}
 	if err != nil {
-		p.log.Warn("SEV-SNP attestation refused", append(fields, "reason", refusalReason(err), "error", err)...)
+		reason := refusalReason(err)
+		p.log.Warn("SEV-SNP attestation refused", append(fields, "reason", reason, "error", err)...)
+		p.events.Publish(&o, reason, err)
 		return err
 	}
 	p.log.Info("SEV-SNP attestation succeeded", append(fields, "agent_id", agentID)...)
+	p.events.Publish(&o, "", nil)
 	return nil
 }
 
-func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *config) (*snpreport.Result, string, error) {
+func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *config, o *nodeevents.Outcome) (*snpreport.Result, string, error) {
 	req, err := stream.Recv()
 	if err != nil {
 		return nil, "", err
@@ -90,7 +100,11 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 	if err != nil {
 		return nil, "", refusal(err)
 	}
+	if id, err := sevsnp.AgentID(c.trustDomain, res); err == nil {
+		o.AgentID = id.String()
+	}
 	satisfied, failed := snpreport.EvaluatePolicies(c.policies, res)
+	o.Evaluated, o.Policies = true, satisfied
 	if len(failed) > 0 {
 		return res, "", &refusedError{code: codes.PermissionDenied, err: errors.New(strings.Join(failed, "; ")), reason: "policy"}
 	}

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/internal/nodeevents"
 	"github.com/hwattest/hwattest/internal/plugincfg"
 	"github.com/hwattest/hwattest/nodeattestor/tdx"
 	"github.com/hwattest/hwattest/pkg/reportdata"
@@ -45,6 +46,9 @@ type Config struct {
 	GetCollateral bool `hcl:"get_collateral"`
 	// Policies are named rule sets evaluated on every attestation.
 	Policies map[string]tdxquote.PolicyConfig `hcl:"policy"`
+	// EventWebhooks receive a CloudEvent when a node is attested, refused,
+	// or loses or gains a policy (internal/nodeevents).
+	EventWebhooks map[string]nodeevents.WebhookConfig `hcl:"event_webhook"`
 }
 
 type config struct {
@@ -52,6 +56,7 @@ type config struct {
 	roots       *x509.CertPool
 	collateral  bool
 	policies    []*tdxquote.Policy
+	webhooks    []*nodeevents.Webhook
 }
 
 func buildConfig(text, trustDomain string) (*config, error) {
@@ -81,10 +86,12 @@ func buildConfig(text, trustDomain string) (*config, error) {
 		}
 		policies = append(policies, p)
 	}
+	webhooks, hookErrs := nodeevents.Compile(c.EventWebhooks)
+	errs = append(errs, hookErrs...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &config{trustDomain: td, roots: roots, collateral: c.GetCollateral, policies: policies}, nil
+	return &config{trustDomain: td, roots: roots, collateral: c.GetCollateral, policies: policies, webhooks: webhooks}, nil
 }
 
 func readRoots(path string) (*x509.CertPool, error) {
@@ -117,6 +124,7 @@ type Plugin struct {
 
 	plugincfg.Holder[config]
 
+	events     *nodeevents.Events
 	log        hclog.Logger
 	nonces     io.Reader
 	reportData ReportDataFunc
@@ -148,7 +156,11 @@ func WithCollateralGetter(g trust.HTTPSGetter) Option { return func(p *Plugin) {
 // New returns an unconfigured plugin.
 func New(opts ...Option) *Plugin {
 	p := &Plugin{log: hclog.NewNullLogger(), nonces: rand.Reader, now: time.Now}
+	p.events = nodeevents.NewEvents(tdx.PluginName)
 	p.Build = func(hcl, td string, _ bool) (*config, error) { return buildConfig(hcl, td) }
+	p.Loaded = func(c *config) {
+		p.events.Configure(c.trustDomain.String(), c.webhooks, p.log, func(string, string) {})
+	}
 	for _, o := range opts {
 		o(p)
 	}
@@ -165,20 +177,27 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 		return err
 	}
 	start := time.Now()
-	res, agentID, err := p.attest(stream, c)
+	var o nodeevents.Outcome
+	res, agentID, err := p.attest(stream, c, &o)
 	fields := []any{"duration", time.Since(start).String()}
 	if res != nil {
 		fields = append(fields, "mrtd", res.MRTDHex())
 	}
 	if err != nil {
-		p.log.Warn("TDX attestation refused", append(fields, "error", err)...)
+		reason := "policy"
+		if !o.Evaluated {
+			reason = strings.ToLower(status.Code(err).String())
+		}
+		p.log.Warn("TDX attestation refused", append(fields, "reason", reason, "error", err)...)
+		p.events.Publish(&o, reason, err)
 		return err
 	}
 	p.log.Info("TDX attestation succeeded", append(fields, "agent_id", agentID)...)
+	p.events.Publish(&o, "", nil)
 	return nil
 }
 
-func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *config) (*tdxquote.Result, string, error) {
+func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *config, o *nodeevents.Outcome) (*tdxquote.Result, string, error) {
 	req, err := stream.Recv()
 	if err != nil {
 		return nil, "", err
@@ -241,7 +260,11 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 	if err := tdx.VerifyProof(key, nonce, td, resp.Signature); err != nil {
 		return res, "", status.Error(codes.PermissionDenied, err.Error())
 	}
+	if id, err := tdx.AgentID(c.trustDomain, hello.Key); err == nil {
+		o.AgentID = id.String()
+	}
 	satisfied, failed := tdxquote.EvaluatePolicies(c.policies, res)
+	o.Evaluated, o.Policies = true, satisfied
 	if len(failed) > 0 {
 		return res, "", status.Error(codes.PermissionDenied, strings.Join(failed, "; "))
 	}

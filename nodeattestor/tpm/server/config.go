@@ -12,6 +12,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/hwattest/hwattest/internal/hclconf"
+	"github.com/hwattest/hwattest/internal/nodeevents"
 	"github.com/hwattest/hwattest/nodeattestor/tpm"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server/ekca"
 	"github.com/hwattest/hwattest/pkg/policy"
@@ -61,6 +62,9 @@ type Config struct {
 	// holding further policy blocks (read at configure time). A name defined
 	// twice, inline or in files, is an error.
 	PolicyPaths []string `hcl:"policy_paths"`
+	// EventWebhooks receive a CloudEvent when a node is attested, refused,
+	// or loses or gains a policy (internal/nodeevents).
+	EventWebhooks map[string]nodeevents.WebhookConfig `hcl:"event_webhook"`
 }
 
 // PolicyConfig is one `policy "<name>" { ... }` block, inline or in a file
@@ -81,6 +85,7 @@ type config struct {
 	exposeBoot  []int
 	allow       *hashList // nil without ek_hash_paths
 	policies    *reloadable[policySet]
+	webhooks    []*nodeevents.Webhook
 }
 
 // caSet is the verifier built with one version of the EK CA files.
@@ -206,10 +211,12 @@ func buildConfig(hclText, trustDomain string) (*config, error) {
 			errs = append(errs, prefixed("", err)...)
 		}
 	}
+	webhooks, hookErrs := nodeevents.Compile(c.EventWebhooks)
+	errs = append(errs, hookErrs...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &config{trustDomain: td, cas: cas, algorithms: algorithms, deny: deny, denyCerts: denyCerts, expose: expose, allow: allow, policies: policies, exposeBoot: c.ExposeBootComponents}, nil
+	return &config{trustDomain: td, cas: cas, algorithms: algorithms, deny: deny, denyCerts: denyCerts, expose: expose, allow: allow, policies: policies, exposeBoot: c.ExposeBootComponents, webhooks: webhooks}, nil
 }
 
 // newCAs returns the verifier built with the EK CAs of paths (and the

@@ -16,6 +16,9 @@ var (
 	// (ek_hash_paths, ek_ca_paths, policy_paths) and outcome (reloaded,
 	// failed: the new version was refused and the previous one stays).
 	metricReload = []string{"tpm", "reload"}
+	// metricEvents counts node events by webhook and result (delivered,
+	// failed, dropped).
+	metricEvents = []string{"tpm", "events"}
 )
 
 var _ pluginsdk.NeedsHostServices = (*Plugin)(nil)
@@ -50,14 +53,27 @@ func (p *Plugin) record(outcome, reason string, d time.Duration) {
 
 // recordReload counts one reload of a configuration file source.
 func (p *Plugin) recordReload(source, outcome string) {
+	p.incr(metricReload, "source", source, "outcome", outcome)
+}
+
+// recordEvent counts one node event's delivery outcome.
+func (p *Plugin) recordEvent(webhook, result string) {
+	p.incr(metricEvents, "webhook", webhook, "result", result)
+}
+
+// incr adds one to a counter with labels given as name, value pairs.
+func (p *Plugin) incr(key []string, nameValues ...string) {
 	p.mu.RLock()
 	m := p.metrics
 	p.mu.RUnlock()
 	if m == nil {
 		return
 	}
+	labels := make([]*metricsv1.Label, 0, len(nameValues)/2)
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		labels = append(labels, &metricsv1.Label{Name: nameValues[i], Value: nameValues[i+1]})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	labels := []*metricsv1.Label{{Name: "source", Value: source}, {Name: "outcome", Value: outcome}}
-	_, _ = m.IncrCounter(ctx, &metricsv1.IncrCounterRequest{Key: metricReload, Val: 1, Labels: labels})
+	_, _ = m.IncrCounter(ctx, &metricsv1.IncrCounterRequest{Key: key, Val: 1, Labels: labels})
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hwattest/hwattest/internal/nodeevents"
 	"github.com/hwattest/hwattest/internal/plugincfg"
 	"github.com/hwattest/hwattest/nodeattestor/tpm"
 	"github.com/hwattest/hwattest/pkg/policy"
@@ -34,13 +35,17 @@ type Plugin struct {
 	mu      sync.RWMutex // guards the metrics fields below
 	log     hclog.Logger
 	metrics metricsv1.MetricsClient
+	events  *nodeevents.Events
 }
 
 // New returns an unconfigured plugin.
 func New() *Plugin {
-	p := &Plugin{log: hclog.NewNullLogger()}
+	p := &Plugin{log: hclog.NewNullLogger(), events: nodeevents.NewEvents(tpm.PluginName)}
 	p.Build = func(hcl, td string, _ bool) (*config, error) { return buildConfig(hcl, td) }
-	p.Loaded = func(c *config) { p.log.Info("Configured", c.summary()...) }
+	p.Loaded = func(c *config) {
+		p.log.Info("Configured", c.summary()...)
+		p.events.Configure(c.trustDomain.String(), c.webhooks, p.log, p.recordEvent)
+	}
 	return p
 }
 
@@ -51,6 +56,7 @@ func (c *config) summary() []any {
 		"ek_ca_certificates", cas.files, "ek_ca_subjects", cas.subjects, "bundled_ek_cas", cas.bundled,
 		"policies", pols.names(), "ek_algorithms", c.algorithms,
 		"deny_ek_hashes", len(c.deny), "deny_ek_certificates", len(c.denyCerts),
+		"event_webhooks", len(c.webhooks),
 	}
 	if c.allow != nil {
 		fields = append(fields, "ek_hash_allowlist", c.allow.size())
@@ -81,6 +87,7 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 		fields = append(fields, "reason", reason, "error", err)
 		p.log.Warn("TPM attestation refused", fields...)
 		p.record("refused", reason, elapsed)
+		p.events.Refused(a.refusal(c, reason, err))
 		return err
 	}
 	fields = append(fields, "agent_id", a.agentID, "policies", a.satisfied)
@@ -91,6 +98,7 @@ func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
 	}
 	p.log.Info("TPM attestation succeeded", fields...)
 	p.record("success", "", elapsed)
+	p.events.Attested(a.agentID, a.satisfied, a.failed)
 	return nil
 }
 
@@ -131,6 +139,7 @@ type attempt struct {
 	policies policySet
 
 	ekHash    string   // once the EK is known
+	proven    bool     // the quote verified: the node holds that EK
 	agentID   string   // on success
 	satisfied []string // policies passed
 	failed    []string // report-only policies failed, with why
@@ -180,6 +189,7 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 	if err != nil {
 		return refusal(err)
 	}
+	a.proven = true
 	out := policy.EvaluateAll(a.policies.policies, res)
 	a.satisfied, a.failed = out.Satisfied, out.Failed
 	if len(out.Refused) > 0 {
@@ -200,6 +210,28 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 		a.agentID = id.String()
 	}
 	return err
+}
+
+// refusal is the node event of a refused attempt. Only a node that proved
+// it holds its EK (credential activation and quote verified) is named as
+// the agent; before that, the EK (and so the agent ID) is only claimed: a
+// copy of another node's EK certificate must not make events about it.
+func (a *attempt) refusal(c *config, reason string, err error) nodeevents.Refusal {
+	r := nodeevents.Refusal{Reason: reason, Err: err}
+	if a.ekHash != "" {
+		if id, idErr := tpm.AgentID(c.trustDomain, a.ekHash); idErr == nil {
+			if a.proven {
+				r.AgentID = id.String()
+			} else {
+				r.ClaimedAgentID = id.String()
+			}
+		}
+	}
+	var pe *policyError
+	if a.proven && errors.As(err, &pe) {
+		r.Evaluated, r.Policies, r.Failed = true, a.satisfied, a.failed
+	}
+	return r
 }
 
 // admit refuses an EK of an algorithm not accepted and a denied EK: denied
