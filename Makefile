@@ -70,7 +70,8 @@ FUZZ_TARGETS = \
 	./workloadattestor/container:FuzzDockerJSON \
 	./workloadattestor/container:FuzzParseStartTime \
 	./workloadattestor/container/provenance:FuzzParseReferrers \
-	./workloadattestor/container/provenance:FuzzParseBundleLayers
+	./workloadattestor/container/provenance:FuzzParseBundleLayers \
+	./internal/isolate:FuzzParseEvent
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

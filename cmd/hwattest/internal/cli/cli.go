@@ -75,7 +75,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{ekCommand(), ekCAsCommand(), evidenceCommand(), referenceCommand(), verifyCommand(), reportCommand(), provenanceCommand(), claimsCommand()}
+	return []*command{ekCommand(), ekCAsCommand(), evidenceCommand(), referenceCommand(), verifyCommand(), reportCommand(), provenanceCommand(), claimsCommand(), isolateCommand()}
 }
 
 const overview = `hwattest: the operator's tool for hardware-attested workload identity with SPIRE.

@@ -34,7 +34,12 @@ func TestUsageAndInputErrors(t *testing.T) {
 		want string
 	}{
 		{nil, cli.ExitUsage, "hwattest: the operator's tool for hardware-attested workload identity with SPIRE.\n\nUsage:\n  hwattest <command> [flags] [arguments]"},
-		{[]string{"attest"}, cli.ExitUsage, `hwattest: unknown command "attest" (commands: ek, ek-cas, evidence, reference, verify, report, provenance, claims; see hwattest help)`},
+		{[]string{"attest"}, cli.ExitUsage, `hwattest: unknown command "attest" (commands: ek, ek-cas, evidence, reference, verify, report, provenance, claims, isolate; see hwattest help)`},
+		{[]string{"isolate"}, cli.ExitUsage, `hwattest isolate: --socket PATH is required`},
+		{[]string{"isolate", "--socket", "s", "--mode", "now", "--taint", "x", "--max-tainted", "0"}, cli.ExitUsage, `hwattest isolate: --mode "now": want report-only, dry-run or enforce; --taint "x": want KEY=VALUE:EFFECT; --max-tainted 0: want 1 to 100`},
+		{[]string{"isolate", "--socket", "s", "--taint", "a=b:Evict"}, cli.ExitUsage, `hwattest isolate: --taint "a=b:Evict": effect "Evict": want NoExecute, NoSchedule or PreferNoSchedule`},
+		{[]string{"isolate", "--socket", "s", "--listen", "0.0.0.0:8443"}, cli.ExitUsage, `hwattest isolate: --listen 0.0.0.0:8443 without --tls-cert: plain http only on a loopback address`},
+		{[]string{"isolate", "--socket", "s", "--token-file", "t"}, cli.ExitUsage, `hwattest isolate: --tls-cert, --tls-key and --token-file need --listen`},
 		{[]string{"help", "attest"}, cli.ExitUsage, `hwattest: unknown command "attest"`},
 		{[]string{"ek", "--colour"}, cli.ExitUsage, "hwattest ek: flag provided but not defined: -colour\nusage: hwattest ek [--tpm ADDR] [--trust-domain TD] [--json] (see hwattest ek --help)"},
 		{[]string{"ek", "extra"}, cli.ExitUsage, `hwattest ek: unexpected argument "extra"`},
@@ -94,7 +99,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%v:\n%s", args, r.stdout)
 		}
 	}
-	for _, cmd := range []string{"ek", "ek-cas", "evidence", "reference", "verify", "report", "claims"} {
+	for _, cmd := range []string{"ek", "ek-cas", "evidence", "reference", "verify", "report", "claims", "isolate"} {
 		a := mustRun(t, cli.ExitOK, cmd, "--help")
 		b := mustRun(t, cli.ExitOK, "help", cmd)
 		if a.stdout != b.stdout || !strings.HasPrefix(a.stdout, "Usage: hwattest "+cmd) || !strings.Contains(a.stdout, "\nFlags:\n") ||

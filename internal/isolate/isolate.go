@@ -1,0 +1,293 @@
+package isolate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/hashicorp/go-hclog"
+	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/hwattest/hwattest/internal/nodeevents"
+)
+
+// AnnotationAgentID names a node's agent.
+const AnnotationAgentID = "hwattest.io/agent-id"
+
+// DefaultTaint is the taint of a failed node.
+var DefaultTaint = corev1.Taint{Key: "hwattest.io/attestation", Value: "failed", Effect: corev1.TaintEffectNoExecute}
+
+// Mode says what the controller does with its decisions.
+type Mode string
+
+// Modes.
+const (
+	// ReportOnly logs each node that would be tainted or untainted.
+	ReportOnly Mode = "report-only"
+	// DryRun prints the changes it would make and makes none.
+	DryRun Mode = "dry-run"
+	// Enforce taints and untaints nodes.
+	Enforce Mode = "enforce"
+)
+
+// Agents is the part of SPIRE's agent API the controller reads.
+type Agents interface {
+	ListAgents(ctx context.Context, req *agentv1.ListAgentsRequest, opts ...grpc.CallOption) (*agentv1.ListAgentsResponse, error)
+}
+
+// Config is the controller's configuration.
+type Config struct {
+	Mode  Mode
+	Taint corev1.Taint
+	// RequiredPolicies are policy names whose "policy:<name>" selector a
+	// node's agent must have (under any attestor).
+	RequiredPolicies []string
+	// MaxTainted bounds the managed nodes tainted at once, as a fraction
+	// (0-1] of them; more failures than that change nothing and are
+	// logged, since they say more about SPIRE than about the nodes.
+	MaxTainted float64
+	// Out receives dry-run lines.
+	Out io.Writer
+}
+
+// Controller decides and applies.
+type Controller struct {
+	cfg    Config
+	agents Agents
+	nodes  Nodes
+	log    hclog.Logger
+	now    func() time.Time
+
+	mu      sync.Mutex
+	refused map[string]string // agent ID -> why, until it attests again
+}
+
+// New returns a controller.
+func New(cfg Config, agents Agents, nodes Nodes, log hclog.Logger) *Controller {
+	if cfg.Taint.Key == "" {
+		cfg.Taint = DefaultTaint
+	}
+	if cfg.MaxTainted <= 0 || cfg.MaxTainted > 1 {
+		cfg.MaxTainted = 0.5
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	return &Controller{cfg: cfg, agents: agents, nodes: nodes, log: log, now: time.Now, refused: map[string]string{}}
+}
+
+// HandleEvent takes a node event: a refusal or drift of an agent that proved
+// its identity marks it failed until an attested event clears it. Events
+// without a subject (the agent was only claimed) are ignored: anyone could
+// have sent that EK.
+func (c *Controller) HandleEvent(e event.Event) {
+	agent := e.Subject()
+	if agent == "" {
+		return
+	}
+	var n nodeevents.Node
+	if err := e.DataAs(&n); err != nil || n.AgentID != agent {
+		c.log.Warn("Node event ignored: its data does not name its subject", "type", e.Type(), "subject", agent)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch e.Type() {
+	case nodeevents.TypeRefused:
+		c.refused[agent] = fmt.Sprintf("refused at %s (%s): %s", e.Time().UTC().Format(time.RFC3339), n.Reason, n.Error)
+	case nodeevents.TypeDrift:
+		if lost := c.requiredIn(n.Lost); len(lost) > 0 {
+			c.refused[agent] = fmt.Sprintf("lost required policies %s at %s", strings.Join(lost, ", "), e.Time().UTC().Format(time.RFC3339))
+		}
+	case nodeevents.TypeAttested:
+		if len(c.requiredIn(n.Policies)) == len(c.cfg.RequiredPolicies) {
+			delete(c.refused, agent)
+		}
+	}
+}
+
+func (c *Controller) requiredIn(policies []string) []string {
+	var out []string
+	for _, p := range c.cfg.RequiredPolicies {
+		if slices.Contains(policies, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Decision is the controller's view of one managed node.
+type Decision struct {
+	Node, AgentID string
+	// Failed says the node must be tainted; Reason why.
+	Failed bool
+	Reason string
+	// Tainted says the node carries the taint now.
+	Tainted bool
+}
+
+// Reconcile reads SPIRE's agents and the nodes, decides, and applies what
+// the mode allows. It changes nothing when SPIRE's agents cannot be read.
+func (c *Controller) Reconcile(ctx context.Context) ([]Decision, error) {
+	agents, err := c.listAgents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := c.nodes.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("isolate: list nodes: %w", err)
+	}
+	decisions := c.decide(nodes, agents)
+	failed := 0
+	for _, d := range decisions {
+		if d.Failed {
+			failed++
+		}
+	}
+	limit := int(c.cfg.MaxTainted * float64(len(decisions)))
+	overLimit := failed > max(limit, 1)
+	if overLimit {
+		c.log.Error("Not tainting: more managed nodes failed than max_tainted allows; check SPIRE before the nodes", "failed", failed, "managed", len(decisions), "max_tainted", limit)
+	}
+	var errs []error
+	for _, d := range decisions {
+		switch {
+		case d.Failed && !d.Tainted && !overLimit:
+			errs = append(errs, c.apply(ctx, d, true))
+		case !d.Failed && d.Tainted:
+			errs = append(errs, c.apply(ctx, d, false))
+		}
+	}
+	return decisions, errors.Join(errs...)
+}
+
+func (c *Controller) listAgents(ctx context.Context) (map[string]*types.Agent, error) {
+	out := map[string]*types.Agent{}
+	token := ""
+	for range 100000 {
+		resp, err := c.agents.ListAgents(ctx, &agentv1.ListAgentsRequest{PageSize: 500, PageToken: token})
+		if err != nil {
+			return nil, fmt.Errorf("isolate: list SPIRE agents (nothing changed): %w", err)
+		}
+		for _, a := range resp.GetAgents() {
+			if id := a.GetId(); id != nil {
+				out[fmt.Sprintf("spiffe://%s%s", id.GetTrustDomain(), id.GetPath())] = a
+			}
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out, nil
+		}
+	}
+	return nil, errors.New("isolate: list SPIRE agents: too many pages")
+}
+
+func (c *Controller) decide(nodes []corev1.Node, agents map[string]*types.Agent) []Decision {
+	claims := map[string][]string{} // agent ID -> nodes naming it
+	for _, n := range nodes {
+		if id := n.Annotations[AnnotationAgentID]; id != "" {
+			claims[id] = append(claims[id], n.Name)
+		}
+	}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Decision
+	for _, n := range nodes {
+		id := n.Annotations[AnnotationAgentID]
+		if id == "" {
+			continue
+		}
+		d := Decision{Node: n.Name, AgentID: id, Tainted: hasTaint(n, c.cfg.Taint)}
+		a := agents[id]
+		switch {
+		case len(claims[id]) > 1:
+			d.Failed, d.Reason = true, "agent ID also claimed by "+strings.Join(slices.DeleteFunc(slices.Clone(claims[id]), func(s string) bool { return s == n.Name }), ", ")
+		case a == nil:
+			d.Failed, d.Reason = true, "agent not in SPIRE's list (never attested, or evicted)"
+		case a.GetBanned():
+			d.Failed, d.Reason = true, "agent banned"
+		case a.GetX509SvidExpiresAt() != 0 && time.Unix(a.GetX509SvidExpiresAt(), 0).Before(now):
+			d.Failed, d.Reason = true, "agent SVID expired at "+time.Unix(a.GetX509SvidExpiresAt(), 0).UTC().Format(time.RFC3339)+" (it stopped re-attesting)"
+		case c.refused[id] != "":
+			d.Failed, d.Reason = true, c.refused[id]
+		default:
+			if missing := missingPolicies(a, c.cfg.RequiredPolicies); len(missing) > 0 {
+				d.Failed, d.Reason = true, "agent lacks required policies "+strings.Join(missing, ", ")
+			} else {
+				d.Reason = "attested"
+			}
+		}
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
+	return out
+}
+
+func missingPolicies(a *types.Agent, required []string) []string {
+	var missing []string
+	for _, p := range required {
+		if !slices.ContainsFunc(a.GetSelectors(), func(s *types.Selector) bool { return s.GetValue() == "policy:"+p }) {
+			missing = append(missing, p)
+		}
+	}
+	return missing
+}
+
+func hasTaint(n corev1.Node, t corev1.Taint) bool {
+	return slices.ContainsFunc(n.Spec.Taints, func(x corev1.Taint) bool { return x.Key == t.Key && x.Effect == t.Effect })
+}
+
+// apply taints (add) or untaints a node as the mode allows.
+func (c *Controller) apply(ctx context.Context, d Decision, add bool) error {
+	verb := "untaint"
+	if add {
+		verb = "taint"
+	}
+	switch c.cfg.Mode {
+	case DryRun:
+		fmt.Fprintf(c.cfg.Out, "would %s node %s (%s): %s\n", verb, d.Node, d.AgentID, d.Reason)
+		return nil
+	case Enforce:
+	default:
+		c.log.Warn("Report-only: would "+verb+" node", "node", d.Node, "agent_id", d.AgentID, "reason", d.Reason)
+		return nil
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := c.nodes.Get(ctx, d.Node)
+		if err != nil {
+			return err
+		}
+		taints := slices.DeleteFunc(slices.Clone(n.Spec.Taints), func(x corev1.Taint) bool {
+			return x.Key == c.cfg.Taint.Key && x.Effect == c.cfg.Taint.Effect
+		})
+		if add {
+			t := c.cfg.Taint
+			now := metav1.NewTime(c.now())
+			t.TimeAdded = &now
+			taints = append(taints, t)
+		}
+		n.Spec.Taints = taints
+		return c.nodes.Update(ctx, n)
+	})
+	if err != nil {
+		return fmt.Errorf("isolate: %s node %s: %w", verb, d.Node, err)
+	}
+	if add {
+		c.log.Warn("Node tainted: its agent failed attestation", "node", d.Node, "agent_id", d.AgentID, "reason", d.Reason, "taint", c.cfg.Taint.ToString())
+	} else {
+		c.log.Info("Node untainted: its agent attests again", "node", d.Node, "agent_id", d.AgentID)
+	}
+	return nil
+}

@@ -1,0 +1,277 @@
+package isolate_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
+	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+
+	"github.com/hwattest/hwattest/internal/isolate"
+	"github.com/hwattest/hwattest/internal/logbuf"
+	"github.com/hwattest/hwattest/internal/nodeevents"
+)
+
+// fakeAgents is SPIRE's agent list, one agent per page.
+type fakeAgents struct {
+	agents []*types.Agent
+	err    error
+}
+
+func (f *fakeAgents) ListAgents(_ context.Context, req *agentv1.ListAgentsRequest, _ ...grpc.CallOption) (*agentv1.ListAgentsResponse, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	i := 0
+	if req.PageToken != "" {
+		i = int(req.PageToken[0] - 'a')
+	}
+	if i >= len(f.agents) {
+		return &agentv1.ListAgentsResponse{}, nil
+	}
+	resp := &agentv1.ListAgentsResponse{Agents: f.agents[i : i+1]}
+	if i+1 < len(f.agents) {
+		resp.NextPageToken = string(rune('a' + i + 1))
+	}
+	return resp, nil
+}
+
+func agentID(n string) string { return "spiffe://example.org/spire/agent/tpm/" + n }
+
+func agent(n string, expires time.Time, banned bool, policies ...string) *types.Agent {
+	a := &types.Agent{Id: &types.SPIFFEID{TrustDomain: "example.org", Path: "/spire/agent/tpm/" + n}, X509SvidExpiresAt: expires.Unix(), Banned: banned}
+	for _, p := range policies {
+		a.Selectors = append(a.Selectors, &types.Selector{Type: "tpm", Value: "policy:" + p})
+	}
+	return a
+}
+
+func node(name, agent string, taints ...corev1.Taint) *corev1.Node {
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{Taints: taints}}
+	if agent != "" {
+		n.Annotations = map[string]string{isolate.AnnotationAgentID: agentID(agent)}
+	}
+	return n
+}
+
+// newKube is a fake API server (client-go's dynamic fake, with the core
+// v1 scheme) holding nodes, behind the controller's Nodes.
+func newKube(t *testing.T, nodes ...*corev1.Node) isolate.Nodes {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	objs := make([]runtime.Object, len(nodes))
+	for i, n := range nodes {
+		objs[i] = n
+	}
+	return isolate.NewNodes(dynamicfake.NewSimpleDynamicClient(scheme, objs...))
+}
+
+func tainted(t *testing.T, kube isolate.Nodes) map[string]bool {
+	t.Helper()
+	nodes, err := kube.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, n := range nodes {
+		for _, x := range n.Spec.Taints {
+			if x.Key == isolate.DefaultTaint.Key && x.Effect == isolate.DefaultTaint.Effect {
+				out[n.Name] = true
+			}
+		}
+	}
+	return out
+}
+
+func names(m map[string]bool) string {
+	var out []string
+	for k, v := range m {
+		if v {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
+}
+
+// TestDecisions: each way a node fails, and the healthy and unmanaged
+// nodes, in enforce mode; the taint comes off a node that attests again.
+func TestDecisions(t *testing.T) {
+	later, earlier := time.Now().Add(time.Hour), time.Now().Add(-time.Minute)
+	spire := &fakeAgents{agents: []*types.Agent{
+		agent("good", later, false, "level3"),
+		agent("banned", later, true, "level3"),
+		agent("expired", earlier, false, "level3"),
+		agent("level1", later, false, "level1"),
+		agent("twice", later, false, "level3"),
+	}}
+	kube := newKube(t,
+		node("n-good", "good", isolate.DefaultTaint), // tainted before: comes off
+		node("n-missing", "missing"),
+		node("n-banned", "banned"),
+		node("n-expired", "expired"),
+		node("n-level1", "level1"),
+		node("n-twice-a", "twice"), node("n-twice-b", "twice"),
+		node("n-unmanaged", ""),
+	)
+	var logs logbuf.Buffer
+	c := isolate.New(isolate.Config{Mode: isolate.Enforce, RequiredPolicies: []string{"level3"}, MaxTainted: 1}, spire, kube, hclog.New(&hclog.LoggerOptions{Output: &logs}))
+	ds, err := c.Reconcile(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, d := range ds {
+		reasons[d.Node] = d.Reason
+	}
+	for n, want := range map[string]string{
+		"n-good":    "attested",
+		"n-missing": "agent not in SPIRE's list (never attested, or evicted)",
+		"n-banned":  "agent banned",
+		"n-level1":  "agent lacks required policies level3",
+		"n-twice-a": "agent ID also claimed by n-twice-b",
+	} {
+		if reasons[n] != want {
+			t.Errorf("%s: %q, want %q", n, reasons[n], want)
+		}
+	}
+	if !strings.HasPrefix(reasons["n-expired"], "agent SVID expired at ") || len(ds) != 7 {
+		t.Errorf("decisions %+v", ds)
+	}
+	if got := names(tainted(t, kube)); got != "n-banned n-expired n-level1 n-missing n-twice-a n-twice-b" {
+		t.Errorf("tainted: %s", got)
+	}
+	if !strings.Contains(logs.String(), "Node untainted: its agent attests again: node=n-good") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+}
+
+// TestEvents: a refusal of an agent that proved its identity taints its
+// node at the next round; an attested event with the required policies
+// clears it; a refusal that only claims the agent changes nothing.
+func TestEvents(t *testing.T) {
+	spire := &fakeAgents{agents: []*types.Agent{agent("a", time.Now().Add(time.Hour), false, "level3"), agent("b", time.Now().Add(time.Hour), false, "level3")}}
+	kube := newKube(t, node("n-a", "a"), node("n-b", "b"))
+	c := isolate.New(isolate.Config{Mode: isolate.Enforce, RequiredPolicies: []string{"level3"}, MaxTainted: 1}, spire, kube, hclog.NewNullLogger())
+	ev := func(typ, subject string, n nodeevents.Node) {
+		t.Helper()
+		e, err := nodeevents.New(typ, n, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.SetSubject(subject)
+		c.HandleEvent(e)
+	}
+	ev(nodeevents.TypeRefused, agentID("a"), nodeevents.Node{AgentID: agentID("a"), Attestor: "tpm", Reason: "policy", Error: `policy "level3": pcr 7 differs`})
+	ev(nodeevents.TypeRefused, "", nodeevents.Node{ClaimedAgentID: agentID("b"), Attestor: "tpm", Reason: "ek_denied"})
+	if _, err := c.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(tainted(t, kube)); got != "n-a" {
+		t.Fatalf("after the refusals: tainted %s", got)
+	}
+	ev(nodeevents.TypeAttested, agentID("a"), nodeevents.Node{AgentID: agentID("a"), Attestor: "tpm", Policies: []string{"genuine"}})
+	c.Reconcile(context.Background())
+	if got := names(tainted(t, kube)); got != "n-a" {
+		t.Fatalf("attested without level3: tainted %s", got)
+	}
+	ev(nodeevents.TypeAttested, agentID("a"), nodeevents.Node{AgentID: agentID("a"), Attestor: "tpm", Policies: []string{"genuine", "level3"}})
+	c.Reconcile(context.Background())
+	if got := names(tainted(t, kube)); got != "none" {
+		t.Fatalf("attested at level3: tainted %s", got)
+	}
+}
+
+// TestFailsSafe: SPIRE's API down changes nothing; more failures than
+// max_tainted change nothing; report-only and dry-run change nothing.
+func TestFailsSafe(t *testing.T) {
+	kube := newKube(t, node("n-a", "a"), node("n-b", "b"), node("n-c", "c", isolate.DefaultTaint))
+	var logs logbuf.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs})
+	down := &fakeAgents{err: status.Error(codes.Unavailable, "connection refused")}
+	if _, err := isolate.New(isolate.Config{Mode: isolate.Enforce}, down, kube, log).Reconcile(context.Background()); err == nil || !strings.Contains(err.Error(), "nothing changed") {
+		t.Errorf("SPIRE down: %v", err)
+	}
+	empty := &fakeAgents{} // every agent missing: 3 of 3 failed
+	if _, err := isolate.New(isolate.Config{Mode: isolate.Enforce, MaxTainted: 0.5}, empty, kube, log).Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(tainted(t, kube)); got != "n-c" || !strings.Contains(logs.String(), "Not tainting: more managed nodes failed than max_tainted allows") {
+		t.Errorf("over max_tainted: tainted %s\n%s", got, logs.String())
+	}
+	var out bytes.Buffer
+	if _, err := isolate.New(isolate.Config{Mode: isolate.DryRun, MaxTainted: 1, Out: &out}, empty, kube, log).Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := "would taint node n-a (" + agentID("a") + "): agent not in SPIRE's list (never attested, or evicted)\n"; !strings.HasPrefix(out.String(), want) {
+		t.Errorf("dry run printed:\n%s", out.String())
+	}
+	isolate.New(isolate.Config{Mode: isolate.ReportOnly, MaxTainted: 1}, empty, kube, log).Reconcile(context.Background())
+	if got := names(tainted(t, kube)); got != "n-c" || !strings.Contains(logs.String(), "Report-only: would taint node: node=n-a") {
+		t.Errorf("report-only: tainted %s\n%s", got, logs.String())
+	}
+}
+
+// TestHandler: the webhook takes node events with the bearer token and
+// refuses everything else with a clear status.
+func TestHandler(t *testing.T) {
+	c := isolate.New(isolate.Config{}, &fakeAgents{}, newKube(t), hclog.NewNullLogger())
+	kicks := 0
+	srv := httptest.NewServer(c.Handler("tok", func() { kicks++ }))
+	defer srv.Close()
+	e, _ := nodeevents.New(nodeevents.TypeRefused, nodeevents.Node{AgentID: agentID("a"), Attestor: "tpm"}, time.Now())
+	good, _ := e.MarshalJSON()
+	post := func(auth, ct string, body []byte) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("Content-Type", ct)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		name, auth, ct string
+		body           []byte
+		want           int
+	}{
+		{"no token", "", nodeevents.ContentType, good, http.StatusUnauthorized},
+		{"wrong token", "Bearer tok2", nodeevents.ContentType, good, http.StatusUnauthorized},
+		{"wrong type", "Bearer tok", "application/json", good, http.StatusUnsupportedMediaType},
+		{"too large", "Bearer tok", nodeevents.ContentType, bytes.Repeat([]byte(" "), isolate.MaxEventSize+1), http.StatusRequestEntityTooLarge},
+		{"not an event", "Bearer tok", nodeevents.ContentType, []byte(`{"specversion":"1.0"}`), http.StatusBadRequest},
+		{"good", "Bearer tok", nodeevents.ContentType, good, http.StatusAccepted},
+	} {
+		if got := post(tc.auth, tc.ct, tc.body); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	if kicks != 1 {
+		t.Errorf("%d reconciliations started, want 1", kicks)
+	}
+	if _, err := isolate.ParseEvent([]byte(`{"specversion":"1.0","id":"1","source":"x","type":"com.example.other"}`)); err == nil || !strings.Contains(err.Error(), "not a node event") {
+		t.Errorf("foreign event type: %v", err)
+	}
+}
