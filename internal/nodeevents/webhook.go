@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/hwattest/hwattest/internal/readfile"
 )
 
 // Defaults and bounds of a webhook's settings.
@@ -127,7 +128,7 @@ func compile(name string, c WebhookConfig) (*Webhook, []error) {
 	tr.Proxy = nil // node states go to the webhook, not through a proxy the environment names
 	if c.CAPath != "" {
 		pool := x509.NewCertPool()
-		if b, err := readFile(c.CAPath); err != nil {
+		if b, err := readfile.Limited(c.CAPath, maxFileSize); err != nil {
 			bad("ca_path: %v", err)
 		} else if !pool.AppendCertsFromPEM(b) {
 			bad("ca_path %s: no PEM certificate", c.CAPath)
@@ -138,7 +139,7 @@ func compile(name string, c WebhookConfig) (*Webhook, []error) {
 		// A redirect would send the token and the event elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if c.BearerTokenPath != "" {
-		b, err := readFile(c.BearerTokenPath)
+		b, err := readfile.Limited(c.BearerTokenPath, maxFileSize)
 		tok := strings.TrimSpace(string(b))
 		switch {
 		case err != nil:
@@ -160,22 +161,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxFileSize)
-	}
-	return b, nil
 }
 
 // sender delivers one webhook's events, one at a time, in order.
