@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/hwattest/hwattest/internal/nodeevents"
+	"github.com/hwattest/hwattest/internal/nodeevents/nodeeventstest"
 	"github.com/hwattest/hwattest/internal/report"
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 	"github.com/hwattest/hwattest/internal/tpmtest"
@@ -38,15 +40,21 @@ func workloadEntry(t *testing.T, s *harness.Server, n *node) string {
 
 // Scenario 4: drift. A required policy pins PCR 7; after the node attested,
 // PCR 7 is extended in its TPM; the next re-attestation is refused, the
-// agent's identity lapses with its SVID, and the workload gets no SVID.
+// agent's identity lapses with its SVID, and the workload gets no SVID. The
+// server plugin posts the refusal and the drift to its webhook as node
+// events naming the agent.
 func TestDriftLosesIdentity(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, swtpmtest.Options{})
+	hook := nodeeventstest.Start(t, nil)
 	server := harness.StartServer(t, harness.ServerConfig{AgentTTL: agentTTL, NodeAttestor: n.caConfig() + fmt.Sprintf(`
 policy "baseline" {
   required = true
   pcrs     = ["sha256:7:%x"]
-}`, n.pcr(t, 7))})
+}
+event_webhook "isolate" {
+  url = %q
+}`, n.pcr(t, 7), hook.URL)})
 	// No boot log: with one, the extension below would already fail the log
 	// replay; here the reference value is what catches it.
 	agent := harness.StartAgent(t, harness.AgentConfig{Server: server, NodeAttestor: n.agentConfigLog("-")})
@@ -59,6 +67,18 @@ policy "baseline" {
 
 	server.WaitLog(t, `sha256 PCR 7 is `, 40*time.Second)
 	server.WaitLog(t, `reason=policy`, time.Second)
+	events := hook.WaitType(t, nodeevents.TypeDrift, 10*time.Second)
+	if got := nodeeventstest.Types(events); !strings.HasPrefix(got, "attested attested") || !strings.HasSuffix(got, "refused drift") {
+		t.Errorf("node events %s, want attested ones, then refused and drift", got)
+	}
+	for _, e := range events {
+		if e.Subject() != n.agentID() {
+			t.Errorf("event %s about %q, want %s", e.Type(), e.Subject(), n.agentID())
+		}
+	}
+	if drift := nodeeventstest.Data(t, events[len(events)-1]); strings.Join(drift.Lost, ",") != "baseline" {
+		t.Errorf("drift event: %+v", drift)
+	}
 	agent.WaitLog(t, reattestFailed, 10*time.Second)
 	agent.WaitExit(t, 40*time.Second) // the SVID expired without a successful re-attestation
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

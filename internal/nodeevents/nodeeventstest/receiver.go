@@ -91,6 +91,27 @@ func (r *Receiver) Wait(tb testing.TB, n int) []event.Event {
 	}
 }
 
+// WaitType returns the events accepted once one of type typ is among
+// them, failing the test after timeout.
+func (r *Receiver) WaitType(tb testing.TB, typ string, timeout time.Duration) []event.Event {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r.mu.Lock()
+		out := append([]event.Event(nil), r.events...)
+		r.mu.Unlock()
+		for _, e := range out {
+			if e.Type() == typ {
+				return out
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no %s event among %d", typ, len(out))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Header is the header of the i-th accepted event's request.
 func (r *Receiver) Header(i int) http.Header {
 	r.mu.Lock()
