@@ -8,15 +8,19 @@
 #               against real SPIRE, swtpm and PostgreSQL
 #   make fuzz   run every fuzz target for FUZZTIME (default 60s) each
 #   make bench  the verification benchmark against its crypto floor
+#   make load   the load generator against a real SPIRE server on PostgreSQL
+#               (LOAD_AGENTS, LOAD_RATE, LOAD_DURATION, LOAD_BASELINE,
+#               LOAD_DB=postgres|sqlite, LOAD_AGENT_TTL; test/load/README.md)
 #   make deps   install the system packages the tests need (Debian, as root)
 
+SHELL    := /bin/bash
 GO       ?= go
 FUZZTIME ?= 60s
 # A new input found while fuzzing is minimized for at most this long (Go's
 # default, 60s, can take a whole FUZZTIME on targets with large seeds).
 FUZZMINIMIZETIME ?= 10s
 
-.PHONY: test vet unit fuzz bench deps demo spire
+.PHONY: test vet unit fuzz bench load deps demo spire
 
 test: deps vet unit
 
@@ -69,9 +73,31 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg || exit 1; \
 	done
 
+# The regression guard: BenchmarkVerify's mean at most BENCH_MAX_RATIO times
+# BenchmarkVerifyFloor's, both from this one run (never an absolute time).
+BENCH_MAX_RATIO ?= 2.5
+
 bench:
-	$(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/tpmquote/
+	set -o pipefail; $(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/tpmquote/ | awk -v max=$(BENCH_MAX_RATIO) '\
+		{ print } \
+		$$1 ~ /^BenchmarkVerify(Floor|Unmemoised)?-/ { n = $$1; sub(/-[0-9]+$$/, "", n); sum[n] += $$3; cnt[n]++ } \
+		END { v = sum["BenchmarkVerify"] / cnt["BenchmarkVerify"]; f = sum["BenchmarkVerifyFloor"] / cnt["BenchmarkVerifyFloor"]; \
+			u = sum["BenchmarkVerifyUnmemoised"] / cnt["BenchmarkVerifyUnmemoised"]; \
+			printf "verify/floor %.2fx (limit %.1fx); unmemoised/floor %.2fx\n", v / f, max, u / f; \
+			if (v / f > max) { print "verification is more than " max "x its floor"; exit 1 } }'
 	$(GO) test -run='^$$' -bench='BenchmarkLevel3' -benchmem -count=5 -benchtime=20000x ./pkg/policy/
+
+LOAD_AGENTS   ?= 1000
+LOAD_RATE     ?= 33
+LOAD_DURATION ?= 1m
+LOAD_BASELINE ?= 200
+LOAD_DB       ?= postgres
+
+load:
+	HWATTEST_SPIRE_BIN="$$(./test/integration/spire-bin)" HWATTEST_LOAD=1 \
+	LOAD_AGENTS=$(LOAD_AGENTS) LOAD_RATE=$(LOAD_RATE) LOAD_DURATION=$(LOAD_DURATION) \
+	LOAD_BASELINE=$(LOAD_BASELINE) LOAD_DB=$(LOAD_DB) LOAD_AGENT_TTL=$(LOAD_AGENT_TTL) \
+	$(GO) test -count=1 -run '^TestLoad$$' -v -timeout 6h ./test/load/
 
 deps:
 	@./.ci/deps
