@@ -114,7 +114,6 @@ func Start(tb testing.TB, opts Options) *Env {
 	return e
 }
 
-
 // Result is one attestation: its end-to-end latency (TPM included), the
 // time the agent waited on the server, and its error.
 type Result struct {
