@@ -82,7 +82,7 @@ func Start(tb testing.TB, opts Options) *Env {
 	e.logRaw = raw
 	e.logPath = harness.WriteFile(tb, e.dir, "binary_bios_measurements", string(raw))
 	cfg := harness.ServerConfig{
-		NodeAttestor: fmt.Sprintf("ek_ca_paths = [%q]", e.ca.WritePEM(tb)),
+		NodeAttestor: fmt.Sprintf("ek_ca_paths = [%q]\nek_algorithms = [\"ecc-p256\"]", e.ca.WritePEM(tb)),
 		AgentTTL:     opts.AgentTTL,
 		LogLevel:     "INFO",
 		// SPIRE limits attestations to one per second per client IP; every
