@@ -73,18 +73,31 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg || exit 1; \
 	done
 
-# The regression guard: BenchmarkVerify's mean at most BENCH_MAX_RATIO times
-# BenchmarkVerifyFloor's, both from this one run (never an absolute time).
+# The regression guard: BenchmarkVerify at most BENCH_MAX_RATIO times
+# BenchmarkVerifyFloor (never an absolute time). The test binary is built once
+# and run BENCH_ROUNDS times, each round running the three benchmarks back to
+# back, so that a round's ratio compares runs seconds apart: on a shared
+# machine another process's load then shifts both sides of a ratio alike.
+# The guard is the median of the rounds' ratios (one noisy round neither
+# fails nor passes it); every round's ratio is printed.
 BENCH_MAX_RATIO ?= 2.5
+BENCH_ROUNDS    ?= 5
 
 bench:
-	set -o pipefail; $(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/tpmquote/ | awk -v max=$(BENCH_MAX_RATIO) '\
+	$(GO) test -c -o "$${TMPDIR:-/tmp}/hwattest-bench-tpmquote.test" ./pkg/tpmquote/
+	set -o pipefail; cd pkg/tpmquote && for i in $$(seq $(BENCH_ROUNDS)); do \
+		"$${TMPDIR:-/tmp}/hwattest-bench-tpmquote.test" -test.run='^$$' -test.bench='BenchmarkVerify' -test.benchmem -test.count=1 || exit 1; \
+	done | awk -v max=$(BENCH_MAX_RATIO) '\
 		{ print } \
-		$$1 ~ /^BenchmarkVerify(Floor|Unmemoised)?-/ { n = $$1; sub(/-[0-9]+$$/, "", n); sum[n] += $$3; cnt[n]++ } \
-		END { v = sum["BenchmarkVerify"] / cnt["BenchmarkVerify"]; f = sum["BenchmarkVerifyFloor"] / cnt["BenchmarkVerifyFloor"]; \
-			u = sum["BenchmarkVerifyUnmemoised"] / cnt["BenchmarkVerifyUnmemoised"]; \
-			printf "verify/floor %.2fx (limit %.1fx); unmemoised/floor %.2fx\n", v / f, max, u / f; \
-			if (v / f > max) { print "verification is more than " max "x its floor"; exit 1 } }'
+		$$1 ~ /^BenchmarkVerify-/ { v = $$3 } $$1 ~ /^BenchmarkVerifyUnmemoised-/ { u = $$3 } \
+		$$1 ~ /^BenchmarkVerifyFloor-/ { r[++n] = v / $$3; ru[n] = u / $$3 } \
+		END { if (n == 0) { print "no benchmark rounds"; exit 1 } \
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && r[j] < r[j - 1]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t } \
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && ru[j] < ru[j - 1]; j--) { t = ru[j]; ru[j] = ru[j - 1]; ru[j - 1] = t } \
+			m = r[int((n + 1) / 2)]; \
+			s = ""; for (i = 1; i <= n; i++) s = s sprintf(" %.2f", r[i]); \
+			printf "verify/floor per round (sorted):%s; median %.2fx (limit %.1fx); unmemoised/floor median %.2fx\n", s, m, max, ru[int((n + 1) / 2)]; \
+			if (m > max) { print "verification is more than " max "x its floor"; exit 1 } }'
 	$(GO) test -run='^$$' -bench='BenchmarkLevel3' -benchmem -count=5 -benchtime=20000x ./pkg/policy/
 
 LOAD_AGENTS   ?= 1000

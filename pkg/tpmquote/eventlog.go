@@ -334,7 +334,9 @@ var informational = func() map[HashAlg]map[string]int {
 func components(events []attest.Event, bank HashAlg) ([]BootComponent, []string) {
 	info := informational[bank]
 	var (
-		out       []BootComponent
+		// At most one component per event: one allocation, not a
+		// doubling slice (this runs on every attestation).
+		out       = make([]BootComponent, 0, len(events))
 		anomalies []string
 		separated [MaxPCR + 1]bool
 	)
