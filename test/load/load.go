@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +27,7 @@ import (
 	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -45,19 +48,34 @@ type Options struct {
 	Postgres bool
 	// AgentTTL is SPIRE's agent_ttl; empty keeps SPIRE's default.
 	AgentTTL string
+	// Servers is the number of SPIRE servers, sharing the PostgreSQL
+	// datastore behind the harness's round-robin TCP balancer (more than
+	// one needs Postgres); 0 or 1 is one server, reached directly.
+	Servers int
+	// ProfilePort, when not 0, serves the servers' pprof endpoints on
+	// localhost from that port up (SPIRE's profiling_port). SPIRE then
+	// also turns gRPC tracing on, so a run with it is for the profile's
+	// shape, not for CPU figures.
+	ProfilePort int
 }
 
 // Env is one SPIRE server (our tpm attestor and join_token), its database,
 // a test EK CA the server trusts, and the agents' TPM.
 type Env struct {
-	Server *harness.Server
-	PG     *harness.Postgres
+	Server *harness.Server // the first of Servers
+	// Servers are the SPIRE servers; with more than one, the agents reach
+	// them through Balancer, one connection per server.
+	Servers  []*harness.Server
+	Balancer *harness.Proxy
+	PG       *harness.Postgres
+	opts     Options
 
 	dir     string
 	ca      *tpmtest.CA
 	logPath string
 	logRaw  []byte
-	api     agentv1.AgentClient // the agent API, as an agent reaches it
+	apis    []agentv1.AgentClient // the agent API, as agents reach it
+	nextAPI int
 	admin   agentv1.AgentClient // the admin socket, as the operator's CLI
 	csr     []byte
 
@@ -74,7 +92,13 @@ type Env struct {
 // attestation rate limit off.
 func Start(tb testing.TB, opts Options) *Env {
 	tb.Helper()
-	e := &Env{dir: harness.Dir(tb), ca: tpmtest.NewCA(tb, "load EK CA"), ekCert: map[int][]byte{}}
+	e := &Env{dir: harness.Dir(tb), ca: tpmtest.NewCA(tb, "load EK CA"), ekCert: map[int][]byte{}, opts: opts}
+	if opts.Servers < 1 {
+		opts.Servers = 1
+	}
+	if opts.Servers > 1 && !opts.Postgres {
+		tb.Fatal("load: several servers need the PostgreSQL datastore")
+	}
 	raw, err := os.ReadFile(BootLog)
 	if err != nil {
 		tb.Fatal(err)
@@ -94,8 +118,47 @@ func Start(tb testing.TB, opts Options) *Env {
 		e.PG = harness.StartPostgres(tb)
 		cfg.DataStore = e.PG.DataStore()
 	}
-	e.Server = harness.StartServer(tb, cfg)
-	e.api = agentAPI(tb, e.Server, e.dir)
+	extra := cfg.ServerExtra
+	for i := range opts.Servers {
+		c := cfg
+		if opts.ProfilePort != 0 {
+			c.ServerExtra = extra + fmt.Sprintf("  profiling_enabled = true\n  profiling_port = %d\n", opts.ProfilePort+i)
+		}
+		e.Servers = append(e.Servers, harness.StartServer(tb, c))
+	}
+	e.Server = e.Servers[0]
+	if len(e.Servers) == 1 {
+		e.apis = []agentv1.AgentClient{agentAPI(tb, e.Server, e.Server.Port, e.dir, nil)}
+	} else {
+		// The agents' bootstrap bundle must hold every server's CA.
+		if err := harness.Eventually(60*time.Second, func() error {
+			if got := strings.Count(e.Server.MustCLI(tb, "bundle", "show"), "BEGIN CERTIFICATE"); got < len(e.Servers) {
+				return fmt.Errorf("bundle has %d CAs, want %d", got, len(e.Servers))
+			}
+			return nil
+		}); err != nil {
+			tb.Fatal(err)
+		}
+		var backends []string
+		for _, s := range e.Servers {
+			backends = append(backends, fmt.Sprintf("127.0.0.1:%d", s.Port))
+		}
+		e.Balancer = harness.StartBalancer(tb, backends...)
+		// One connection per server: the balancer hands the i-th new
+		// connection to the i-th server, so connect them in order.
+		for range e.Servers {
+			e.apis = append(e.apis, agentAPI(tb, e.Server, e.Balancer.Port, e.dir, func(conn *grpc.ClientConn) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				conn.Connect()
+				for st := conn.GetState(); st != connectivity.Ready; st = conn.GetState() {
+					if !conn.WaitForStateChange(ctx, st) {
+						tb.Fatalf("balancer connection: %v", st)
+					}
+				}
+			}))
+		}
+	}
 	conn, err := grpc.NewClient("unix://"+e.Server.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		tb.Fatal(err)
@@ -191,8 +254,10 @@ func (e *Env) AttestJoinToken(tb testing.TB) Result {
 func (e *Env) attest(data *types.AttestationData, answer func([]byte) ([]byte, error)) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	api := e.apis[e.nextAPI%len(e.apis)]
+	e.nextAPI++
 	start := time.Now()
-	stream, err := e.api.AttestAgent(ctx)
+	stream, err := api.AttestAgent(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -252,7 +317,9 @@ func (e *Env) Agents(tb testing.TB, attestationType string) int {
 type CPUSnapshot struct {
 	Server, Plugins, Postgres, Generator time.Duration
 	TPM                                  time.Duration
-	At                                   time.Time
+	// PerServer and PerPlugins are Server and Plugins by server.
+	PerServer, PerPlugins []time.Duration
+	At                    time.Time
 }
 
 // CPU reads the CPU times now: spire-server alone, its plugin processes
@@ -261,7 +328,13 @@ type CPUSnapshot struct {
 // simulator), and the time spent inside TPM commands.
 func (e *Env) CPU() CPUSnapshot {
 	s := CPUSnapshot{At: time.Now()}
-	s.Server, s.Plugins = CPU(e.Server.PID())
+	for _, srv := range e.Servers {
+		self, kids := CPU(srv.PID())
+		s.Server += self
+		s.Plugins += kids
+		s.PerServer = append(s.PerServer, self)
+		s.PerPlugins = append(s.PerPlugins, kids)
+	}
 	if e.PG != nil {
 		if pid, err := e.PG.PID(); err == nil {
 			self, kids := CPU(pid)
@@ -367,26 +440,63 @@ func (r *Report) String() string {
 	fmt.Fprintf(b, "  CPU seconds: spire-server %.2f, plugins %.2f, postgres %.2f, generator %.2f\n",
 		(r.After.Server - r.Before.Server).Seconds(), (r.After.Plugins - r.Before.Plugins).Seconds(),
 		(r.After.Postgres - r.Before.Postgres).Seconds(), (r.After.Generator - r.Before.Generator).Seconds())
+	if len(r.After.PerServer) > 1 {
+		for i := range r.After.PerServer {
+			fmt.Fprintf(b, "  server %d: CPU seconds spire-server %.2f, plugins %.2f\n", i+1,
+				(r.After.PerServer[i] - r.Before.PerServer[i]).Seconds(), (r.After.PerPlugins[i] - r.Before.PerPlugins[i]).Seconds())
+		}
+	}
 	if r.TPMSummary != "" {
 		fmt.Fprintf(b, "  TPM: %s\n", r.TPMSummary)
 	}
 	return b.String()
 }
 
-// agentAPI connects to the server's agent API as an agent bootstrapped with
-// the server's bundle does.
-func agentAPI(tb testing.TB, server *harness.Server, dir string) agentv1.AgentClient {
+// agentAPI connects to the agent API on port (the server's, or the
+// balancer's) as an agent bootstrapped with the server's bundle does, and
+// hands the connection to ready when not nil.
+func agentAPI(tb testing.TB, server *harness.Server, port int, dir string, ready func(*grpc.ClientConn)) agentv1.AgentClient {
 	tb.Helper()
 	bundle, err := x509bundle.Load(spiffeid.RequireTrustDomainFromString(harness.TrustDomain), server.BundlePath(tb, dir))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	serverID := spiffeid.RequireFromString("spiffe://" + harness.TrustDomain + "/spire/server")
-	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", server.Port),
+	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", port),
 		grpc.WithTransportCredentials(credentials.NewTLS(tlsconfig.TLSClientConfig(bundle, tlsconfig.AuthorizeID(serverID)))))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close() })
+	if ready != nil {
+		ready(conn)
+	}
 	return agentv1.NewAgentClient(conn)
+}
+
+// ProfileCPU fetches a CPU profile of server i over seconds from its pprof
+// endpoint (Options.ProfilePort) into path.
+func (e *Env) ProfileCPU(tb testing.TB, i, seconds int, path string) error {
+	tb.Helper()
+	if e.opts.ProfilePort == 0 {
+		return fmt.Errorf("load: profiling is off")
+	}
+	client := &http.Client{Timeout: time.Duration(seconds+30) * time.Second}
+	resp, err := client.Get(fmt.Sprintf("http://localhost:%d/debug/pprof/profile?seconds=%d", e.opts.ProfilePort+i, seconds))
+	if err != nil {
+		return fmt.Errorf("load: profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("load: profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -1,11 +1,23 @@
 package load_test
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
+	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
+	"google.golang.org/grpc"
+
+	"github.com/hwattest/hwattest/internal/report"
+	"github.com/hwattest/hwattest/test/integration/harness"
 	"github.com/hwattest/hwattest/test/load"
 )
 
@@ -43,7 +55,12 @@ func TestLoad(t *testing.T) {
 	rate := envFloat(t, "LOAD_RATE", 33)
 	dur := envDuration(t, "LOAD_DURATION", time.Minute)
 	baseline := envInt(t, "LOAD_BASELINE", 200)
-	e := load.Start(t, load.Options{Postgres: os.Getenv("LOAD_DB") != "sqlite", AgentTTL: os.Getenv("LOAD_AGENT_TTL")})
+	opts := load.Options{Postgres: os.Getenv("LOAD_DB") != "sqlite", AgentTTL: os.Getenv("LOAD_AGENT_TTL"), Servers: envInt(t, "LOAD_SERVERS", 1)}
+	profileDir := os.Getenv("LOAD_PROFILE_DIR")
+	if profileDir != "" {
+		opts.ProfilePort = harness.FreePort(t)
+	}
+	e := load.Start(t, opts)
 	var reports []*load.Report
 	report := func(r *load.Report) {
 		reports = append(reports, r)
@@ -56,7 +73,24 @@ func TestLoad(t *testing.T) {
 	report(e.Run(t, "tpm enrol", n, 0, func(k int) load.Result { return e.AttestTPM(t, k) }))
 	report(e.Run(t, "join_token enrol (baseline, after)", baseline, 0, func(int) load.Result { return e.AttestJoinToken(t) }))
 	steadyN := int(rate * dur.Seconds())
+	// A CPU profile of each server over the middle of the steady phase.
+	var profiles sync.WaitGroup
+	if profileDir != "" {
+		secs := max(5, int(dur.Seconds())-20)
+		for i := range e.Servers {
+			profiles.Go(func() {
+				time.Sleep(10 * time.Second)
+				path := filepath.Join(profileDir, fmt.Sprintf("spire-server-%d.cpu.pprof", i+1))
+				if err := e.ProfileCPU(t, i, secs, path); err != nil {
+					t.Errorf("server %d: %v", i+1, err)
+					return
+				}
+				t.Logf("server %d: CPU profile of %ds of the steady phase in %s", i+1, secs, path)
+			})
+		}
+	}
 	report(e.Run(t, "tpm steady re-attest", steadyN, rate, func(k int) load.Result { return e.AttestTPM(t, k%n) }))
+	profiles.Wait()
 	if got := e.Agents(t, "tpm"); got != n {
 		t.Errorf("SPIRE lists %d tpm agents, want %d", got, n)
 	}
@@ -66,6 +100,71 @@ func TestLoad(t *testing.T) {
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		t.Logf("load average after the run: %s", la)
 	}
+	if os.Getenv("LOAD_REPORT") != "" {
+		reportOverAll(t, e, n+2*baseline)
+	}
+}
+
+// countingSource counts the report's calls to SPIRE's API.
+type countingSource struct {
+	report.Source
+	agents, entries int
+}
+
+func (c *countingSource) ListAgents(ctx context.Context, req *agentv1.ListAgentsRequest, opts ...grpc.CallOption) (*agentv1.ListAgentsResponse, error) {
+	c.agents++
+	return c.Source.ListAgents(ctx, req, opts...)
+}
+
+func (c *countingSource) ListEntries(ctx context.Context, req *entryv1.ListEntriesRequest, opts ...grpc.CallOption) (*entryv1.ListEntriesResponse, error) {
+	c.entries++
+	return c.Source.ListEntries(ctx, req, opts...)
+}
+
+// reportOverAll builds the hwattest report over every agent SPIRE holds:
+// in process through a counting Source (the calls it makes: pages, not a
+// call per node), then the hwattest binary under /usr/bin/time -v (wall
+// time, CPU, peak memory).
+func reportOverAll(t *testing.T, e *load.Env, agents int) {
+	src, conn, err := report.Dial(e.Server.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := &countingSource{Source: src}
+	start := time.Now()
+	r, err := report.Build(t.Context(), c, nil, time.Now())
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	t.Logf("report.Build: %d nodes, %d workloads in %.2fs: %d ListAgents calls, %d ListEntries calls",
+		len(r.Nodes), len(r.Workloads), time.Since(start).Seconds(), c.agents, c.entries)
+	if len(r.Nodes) != agents {
+		t.Errorf("report has %d nodes, want %d", len(r.Nodes), agents)
+	}
+	// Pages of 500: one call per full page and one more for the last.
+	if want := agents/500 + 1; c.agents > want || c.entries > 1 {
+		t.Errorf("report made %d ListAgents and %d ListEntries calls, want at most %d and 1 (pages, not a call per node)", c.agents, c.entries, want)
+	}
+	out := filepath.Join(t.TempDir(), "report.json")
+	cmd := exec.Command("/usr/bin/time", "-v", harness.Plugins(t)["hwattest"].Path, "report", "--socket", e.Server.Socket, "--format", "json", "-o", out)
+	res, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("hwattest report: %v\n%s", err, res)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(res), "\n") {
+		for _, k := range []string{"Elapsed (wall clock)", "Maximum resident set size", "User time", "System time"} {
+			if strings.Contains(l, k) {
+				lines = append(lines, strings.TrimSpace(l))
+			}
+		}
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("hwattest report --format json over %d agents (%d bytes): %s", agents, st.Size(), strings.Join(lines, "; "))
 }
 
 func envInt(t *testing.T, name string, def int) int {
