@@ -51,15 +51,25 @@ FUZZ_TARGETS = \
 	./pkg/tpmquote:FuzzQuote \
 	./pkg/tpmquote/ima:FuzzParse \
 	./pkg/evidence:FuzzDecode \
+	./pkg/claims:FuzzDecode \
+	./pkg/snpreport:FuzzVerify \
+	./pkg/tdxquote:FuzzVerify \
 	./pkg/policy:FuzzParse \
 	./pkg/policy:FuzzParsePCR \
 	./pkg/policy:FuzzIMAAllowlist \
 	./nodeattestor/tpm:FuzzEKHashList \
 	./cmd/hwattest/internal/cli:FuzzParsePCRs \
+	./cmd/hwattest/internal/cli:FuzzParseSVID \
 	./nodeattestor/tpm/server:FuzzConfig \
 	./nodeattestor/tpm/agent:FuzzConfig \
+	./nodeattestor/sevsnp/server:FuzzConfig \
+	./nodeattestor/sevsnp/agent:FuzzConfig \
+	./nodeattestor/tdx/server:FuzzConfig \
+	./nodeattestor/tdx/agent:FuzzConfig \
+	./nodeattestor/tdx:FuzzDecode \
 	./workloadattestor/exe:FuzzConfig \
 	./workloadattestor/container:FuzzConfig \
+	./credentialcomposer/attestation:FuzzConfig \
 	./workloadattestor/container/cgroups:FuzzParseCgroup \
 	./workloadattestor/container/cgroups:FuzzParseMountinfo \
 	./workloadattestor/container:FuzzDockerJSON \
@@ -99,6 +109,7 @@ bench:
 			s = ""; for (i = 1; i <= n; i++) s = s sprintf(" %.2f", r[i]); \
 			printf "verify/floor per round (sorted):%s; median %.2fx (limit %.1fx); unmemoised/floor median %.2fx\n", s, m, max, ru[int((n + 1) / 2)]; \
 			if (m > max) { print "verification is more than " max "x its floor"; exit 1 } }'
+	$(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/snpreport/ ./pkg/tdxquote/
 	$(GO) test -run='^$$' -bench='BenchmarkLevel3' -benchmem -count=5 -benchtime=20000x ./pkg/policy/
 
 LOAD_AGENTS   ?= 1000

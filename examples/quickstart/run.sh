@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # hwattest quickstart: one node attestation with a TPM through a real SPIRE
-# server and agent, then a workload SVID. Everything runs under one temporary
+# server and agent, then a workload SVID and the attestation claims that the
+# credential composer put into it. Everything runs under one temporary
 # directory and is stopped at the end.
 #
 #   ./examples/quickstart/run.sh           # /dev/tpmrm0 when present, else swtpm
@@ -45,11 +46,16 @@ wait_for() { # wait_for SECONDS COMMAND...
 
 step "building the plugins and SPIRE v1.13.3 (SPIRE once, then cached)"
 mkdir -p "$QS_DIR"/{bin,ek-ca,server,agent/public,tpm}
-(cd "$repo" && go build -o "$QS_DIR/bin/" ./cmd/...)
+(cd "$repo" && go build -o "$QS_DIR/bin/" ./cmd/... ./examples/quickstart/bootreplay)
 spire="${HWATTEST_SPIRE_BIN:-$("$repo/test/integration/spire-bin")}" # a SPIRE build of your own: HWATTEST_SPIRE_BIN=DIR
 export QS_TPM_SERVER_SHA256="$(sha256sum "$QS_DIR/bin/nodeattestor-tpm-server" | cut -d' ' -f1)"
 export QS_TPM_AGENT_SHA256="$(sha256sum "$QS_DIR/bin/nodeattestor-tpm-agent" | cut -d' ' -f1)"
+export QS_COMPOSER_SHA256="$(sha256sum "$QS_DIR/bin/credentialcomposer-attestation" | cut -d' ' -f1)"
+export QS_EXE_SHA256="$(sha256sum "$QS_DIR/bin/workloadattestor-exe" | cut -d' ' -f1)"
 export QS_SERVER_PORT="$(free_port)"
+
+# The recorded boot log the software TPM gets (swtpm mode only).
+bootlog_name=keylime_binary_bios_measurements_secureboot.bin
 
 mode="${QS_TPM_MODE:-auto}"
 if [ "$mode" = auto ]; then
@@ -85,7 +91,17 @@ EOF
   pids+=($!)
   cp "$QS_DIR/tpm/ca/swtpm-localca-rootca-cert.pem" "$QS_DIR/tpm/ca/issuercert.pem" "$QS_DIR/ek-ca/"
   export QS_TPM="swtpm://127.0.0.1:$port"
-  export QS_EVENT_LOG=-
+  wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+
+  # swtpm has no firmware: its PCRs 0-7 are zero and there is no boot log.
+  # Firmware would extend every boot measurement into the PCRs and keep the
+  # log; bootreplay does that with a log recorded on another machine.
+  step "replaying a RECORDED UEFI boot log into the software TPM (not this machine's boot)"
+  echo "log: $bootlog_name"
+  echo "     a real machine's log with secure boot on, from keylime's test data (pkg/tpmquote/testdata/NOTICE)"
+  cp "$repo/pkg/tpmquote/testdata/eventlogs/$bootlog_name" "$QS_DIR/tpm/binary_bios_measurements"
+  "$QS_DIR/bin/bootreplay" -tpm "$QS_TPM" -log "$QS_DIR/tpm/binary_bios_measurements"
+  export QS_EVENT_LOG="$QS_DIR/tpm/binary_bios_measurements"
 fi
 
 step "starting the SPIRE server with the tpm node attestor"
@@ -106,6 +122,9 @@ echo "agent ID: $agent_id"
 echo "selectors:"
 "$spire/spire-server" agent show -socketPath "$QS_DIR/server/api.sock" -spiffeID "$agent_id" -output json |
   python3 -c 'import json,sys; [print("  "+s["type"]+":"+s["value"]) for s in json.load(sys.stdin)["selectors"]]'
+if [ "$mode" = swtpm ]; then
+  echo "(secureboot, pcr and the secureboot policy come from the recorded log replayed above)"
+fi
 
 step "registering a workload (this shell's uid) on that node and fetching its X509-SVID"
 "$spire/spire-server" entry create -socketPath "$QS_DIR/server/api.sock" -parentID "$agent_id" \
@@ -113,5 +132,18 @@ step "registering a workload (this shell's uid) on that node and fetching its X5
 wait_for 30 "$spire/spire-agent" api fetch x509 -socketPath "$QS_DIR/agent/public/api.sock" -write "$QS_DIR/agent"
 "$spire/spire-agent" api fetch x509 -socketPath "$QS_DIR/agent/public/api.sock" -write "$QS_DIR/agent"
 openssl x509 -in "$QS_DIR/agent/svid.0.pem" -noout -subject -issuer -dates -ext subjectAltName
+# The composer's extension as openssl names it: by its OID, id-pe-cmw
+# (draft-ietf-rats-msg-wrap), holding a JSON CMW record (shortened here).
+openssl x509 -in "$QS_DIR/agent/svid.0.pem" -noout -text | grep -A1 '1\.3\.6\.1\.5\.5\.7\.1\.35' | sed 's/^ *//' | cut -c1-100 | sed '2s/$/.../'
+
+step "registering a measured workload (the hwattest binary, by its SHA-256) and decoding its SVID's claims"
+hwattest_sha256="$(sha256sum "$QS_DIR/bin/hwattest" | cut -d' ' -f1)"
+"$spire/spire-server" entry create -socketPath "$QS_DIR/server/api.sock" -parentID "$agent_id" \
+  -spiffeID spiffe://example.org/quickstart/hwattest -selector "unix:uid:$(id -u)" \
+  -selector "exe:sha256:$hwattest_sha256" >/dev/null
+echo "\$ hwattest claims --socket unix://\$QS_DIR/agent/public/api.sock --spiffe-id spiffe://example.org/quickstart/hwattest"
+wait_for 30 "$QS_DIR/bin/hwattest" claims --socket "unix://$QS_DIR/agent/public/api.sock" --spiffe-id spiffe://example.org/quickstart/hwattest
+"$QS_DIR/bin/hwattest" claims --socket "unix://$QS_DIR/agent/public/api.sock" --spiffe-id spiffe://example.org/quickstart/hwattest |
+  sed "s#$QS_DIR#\$QS_DIR#g"
 
 step "done: stopping the agent, the server and the TPM"

@@ -107,6 +107,12 @@ type RunOptions struct {
 	Cgroup string
 	// Binds are bind mounts, host directory to container directory.
 	Binds map[string]string
+	// NetHost runs the container in the host's network namespace (to reach
+	// a server on the host's loopback).
+	NetHost bool
+	// LogFile receives the container's standard output and error (ctr's
+	// --log-uri file://); empty discards them.
+	LogFile string
 }
 
 // Run runs a container detached under runc and returns the PID of its
@@ -117,6 +123,12 @@ func (c *Containerd) Run(tb testing.TB, o RunOptions) int {
 	args := []string{"run", "-d"}
 	if o.Cgroup != "" {
 		args = append(args, "--cgroup", o.Cgroup)
+	}
+	if o.NetHost {
+		args = append(args, "--net-host")
+	}
+	if o.LogFile != "" {
+		args = append(args, "--log-uri", "file://"+o.LogFile)
 	}
 	for src, dst := range o.Binds {
 		args = append(args, "--mount", "type=bind,src="+src+",dst="+dst+",options=rbind:rw")

@@ -14,7 +14,12 @@ import (
 	"github.com/hashicorp/hcl/hcl/ast"
 	"github.com/hashicorp/hcl/hcl/printer"
 
+	"github.com/hwattest/hwattest/credentialcomposer/attestation"
 	"github.com/hwattest/hwattest/internal/hclconf"
+	sevsnpagent "github.com/hwattest/hwattest/nodeattestor/sevsnp/agent"
+	sevsnpserver "github.com/hwattest/hwattest/nodeattestor/sevsnp/server"
+	tdxagent "github.com/hwattest/hwattest/nodeattestor/tdx/agent"
+	tdxserver "github.com/hwattest/hwattest/nodeattestor/tdx/server"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/agent"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server"
 	"github.com/hwattest/hwattest/pkg/policy"
@@ -26,10 +31,15 @@ import (
 // configFor maps a plugin binary (plugin_cmd's base name) to a new value of
 // its configuration type.
 var configFor = map[string]func() any{
-	"nodeattestor-tpm-server":    func() any { return new(server.Config) },
-	"nodeattestor-tpm-agent":     func() any { return new(agent.Config) },
-	"workloadattestor-exe":       func() any { return new(exe.Config) },
-	"workloadattestor-container": func() any { return new(container.Config) },
+	"nodeattestor-tpm-server":        func() any { return new(server.Config) },
+	"nodeattestor-tpm-agent":         func() any { return new(agent.Config) },
+	"workloadattestor-exe":           func() any { return new(exe.Config) },
+	"workloadattestor-container":     func() any { return new(container.Config) },
+	"credentialcomposer-attestation": func() any { return new(attestation.Config) },
+	"nodeattestor-sevsnp-server":     func() any { return new(sevsnpserver.Config) },
+	"nodeattestor-sevsnp-agent":      func() any { return new(sevsnpagent.Config) },
+	"nodeattestor-tdx-server":        func() any { return new(tdxserver.Config) },
+	"nodeattestor-tdx-agent":         func() any { return new(tdxagent.Config) },
 }
 
 var (
@@ -93,7 +103,7 @@ func checkSample(text string) error {
 		return joined(hclconf.Decode(text, &f))
 	}
 	stanzas := 0
-	for _, kind := range []string{"NodeAttestor", "WorkloadAttestor"} {
+	for _, kind := range []string{"NodeAttestor", "WorkloadAttestor", "CredentialComposer"} {
 		for _, item := range list.Filter(kind).Items {
 			stanzas++
 			body, ok := item.Val.(*ast.ObjectType)

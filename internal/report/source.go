@@ -3,14 +3,13 @@ package report
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"strings"
 
 	agentv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/agent/v1"
 	entryv1 "github.com/spiffe/spire-api-sdk/proto/spire/api/server/entry/v1"
 	"github.com/spiffe/spire-api-sdk/proto/spire/api/types"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/hwattest/hwattest/internal/spireapi"
 )
 
 // pageSize is how many agents or entries one call asks for.
@@ -33,41 +32,11 @@ type Source interface {
 // unauthenticated by design: access to it is access to the server. Close
 // the connection when done.
 func Dial(socket string) (Source, *grpc.ClientConn, error) {
-	target, err := SocketTarget(socket)
+	c, err := spireapi.Dial(socket)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("report: %w", err)
 	}
-	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, nil, fmt.Errorf("report: dial %s: %w", socket, err)
-	}
-	return client{agentv1.NewAgentClient(conn), entryv1.NewEntryClient(conn)}, conn, nil
-}
-
-// SocketTarget turns the socket path an operator typed into a gRPC target:
-// "unix://" and the absolute path. "unix://" + a relative path would make
-// its first element an authority, which gRPC refuses ("invalid (non-empty)
-// authority"), so relative paths are made absolute here.
-func SocketTarget(socket string) (string, error) {
-	path := socket
-	if rest, ok := strings.CutPrefix(socket, "unix://"); ok {
-		path = rest
-	} else if rest, ok := strings.CutPrefix(socket, "unix:"); ok {
-		path = rest
-	}
-	if path == "" {
-		return "", fmt.Errorf("report: socket %q: no path", socket)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", fmt.Errorf("report: socket %q: %w", socket, err)
-	}
-	return "unix://" + abs, nil
-}
-
-type client struct {
-	agentv1.AgentClient
-	entryv1.EntryClient
+	return c, c.Conn(), nil
 }
 
 // listAgents pages through every agent.

@@ -125,6 +125,35 @@ func newCA(tb testing.TB, name string, notAfter time.Time) *CA {
 	return &CA{Cert: cert, Key: key, notAfter: notAfter}
 }
 
+// Intermediate issues a CA certificate under ca (ECDSA P-256), as vendors
+// and clouds issue EK certificates from an intermediate under their root.
+func (ca *CA) Intermediate(tb testing.TB, name string) *CA {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"hwattest test"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		MaxPathLenZero:        true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &CA{Cert: cert, Key: key}
+}
+
 // Pool returns a pool holding the CA certificate.
 func (ca *CA) Pool() *x509.CertPool {
 	p := x509.NewCertPool()

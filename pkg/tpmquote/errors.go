@@ -1,8 +1,9 @@
 package tpmquote
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/hwattest/hwattest/pkg/refusal"
 )
 
 // Reason classifies why evidence was refused. Reasons are stable strings,
@@ -43,24 +44,11 @@ const (
 
 // Error is the error type of every refusal. Its message is safe to log: it
 // never holds a secret or a nonce.
-type Error struct {
-	Reason Reason
-	Err    error
-}
-
-func (e *Error) Error() string { return e.Err.Error() }
-
-func (e *Error) Unwrap() error { return e.Err }
+type Error = refusal.Error[Reason]
 
 // ReasonOf returns the Reason of err, or "" when err is not a refusal from
 // this package.
-func ReasonOf(err error) Reason {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Reason
-	}
-	return ""
-}
+func ReasonOf(err error) Reason { return refusal.ReasonOf[Reason](err) }
 
 // errorf formats an error with the package prefix.
 func errorf(format string, args ...any) error {

@@ -62,7 +62,8 @@ func TestCLIWalkthrough(t *testing.T) {
 	shown := 0
 	for _, l := range strings.Split(abbreviate.Replace(string(doc)), "\n") {
 		switch {
-		case strings.HasPrefix(l, "$ hwattest ") && !strings.HasPrefix(l, "$ hwattest report"):
+		// report and claims are shown from runs against SPIRE, not the walkthrough.
+		case strings.HasPrefix(l, "$ hwattest ") && !strings.HasPrefix(l, "$ hwattest report") && !strings.HasPrefix(l, "$ hwattest claims"):
 			l, _, _ = strings.Cut(l, "#")
 			l = strings.TrimSpace(l)
 			if !slices.Contains(lines, l) {
@@ -94,7 +95,10 @@ func TestCLIWalkthrough(t *testing.T) {
 // TestQuickstart runs `make demo`'s script, examples/quickstart/run.sh, on
 // swtpm (QS_TPM_MODE=swtpm, so that a machine with a TPM tests the same
 // path) with the SPIRE build under test, and checks what README.md says it
-// prints: the node's agent ID and selectors, and the workload's X509-SVID.
+// prints: the node's agent ID and selectors (secure boot from the recorded
+// boot log it replays), the workload's X509-SVID with the composer's
+// extension, and the claims `hwattest claims` decodes from a measured
+// workload's SVID.
 func TestQuickstart(t *testing.T) {
 	harness.SPIRE(t)
 	for _, tool := range []string{"swtpm", "swtpm_setup", "python3", "openssl", "go"} {
@@ -117,7 +121,20 @@ func TestQuickstart(t *testing.T) {
 		"  tpm:pub_hash:" + agentID[1] + "\n",
 		"  tpm:ek_issuer:CN=swtpm-localca\n",
 		"  tpm:policy:genuine\n",
+		// From the recorded boot log replayed into swtpm, labelled as such.
+		"replaying a RECORDED UEFI boot log into the software TPM (not this machine's boot)",
+		"  tpm:secureboot:enabled\n",
+		"  tpm:policy:secureboot\n",
 		"URI:spiffe://example.org/quickstart/workload",
+		// The composer's id-pe-cmw extension, as openssl names it.
+		"1.3.6.1.5.5.7.1.35: \n",
+		`["application/eat-ucs+json; eat_profile=\"tag:github.com,2023:veraison/ear\""`,
+		// hwattest claims --socket on the measured workload's SVID.
+		"X509-SVID spiffe://example.org/quickstart/hwattest (workload API unix://$QS_DIR/agent/public/api.sock; from the SPIRE agent)\n",
+		"  claims:    EAR (tag:github.com,2023:veraison/ear) in a RATS CMW\n",
+		"  node: affirming\n    agent:         spiffe://example.org/spire/agent/tpm/" + agentID[1] + "\n",
+		"      tpm:policy:secureboot\n      tpm:pub_hash:" + agentID[1] + "\n      tpm:secureboot:enabled\n",
+		"  workload: affirming\n    trust vector:  executables=2 (affirming)\n    selectors:\n      exe:sha256:",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the quickstart did not print %q:\n%s", want, got)

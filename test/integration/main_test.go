@@ -18,5 +18,8 @@ func TestMain(m *testing.M) {
 	if svidClientPath != "" {
 		os.RemoveAll(filepath.Dir(svidClientPath))
 	}
+	if mtlsDir != "" {
+		os.RemoveAll(mtlsDir)
+	}
 	os.Exit(code)
 }

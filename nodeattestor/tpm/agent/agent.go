@@ -1,10 +1,8 @@
 package agent
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	nodeattestorv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/plugin/agent/nodeattestor/v1"
@@ -69,43 +67,27 @@ type Plugin struct {
 	nodeattestorv1.UnsafeNodeAttestorServer
 	configv1.UnsafeConfigServer
 
-	mu     sync.RWMutex
-	config *Config
-	log    hclog.Logger
+	plugincfg.Holder[Config]
+
+	log hclog.Logger
 }
 
 // New returns an unconfigured plugin.
-func New() *Plugin { return &Plugin{log: hclog.NewNullLogger()} }
+func New() *Plugin {
+	p := &Plugin{log: hclog.NewNullLogger()}
+	p.Build = func(hcl, _ string, _ bool) (*Config, error) { return buildConfig(hcl) }
+	return p
+}
 
 // SetLogger implements pluginsdk.NeedsLogger.
 func (p *Plugin) SetLogger(l hclog.Logger) { p.log = l }
 
-// Configure implements configv1.ConfigServer.
-func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*configv1.ConfigureResponse, error) {
-	c, err := buildConfig(req.HclConfiguration)
-	if err != nil {
-		return nil, plugincfg.Invalid(err)
-	}
-	p.mu.Lock()
-	p.config = c
-	p.mu.Unlock()
-	return &configv1.ConfigureResponse{}, nil
-}
-
-// Validate implements configv1.ConfigServer with Configure's checks.
-func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
-	_, err := buildConfig(req.HclConfiguration)
-	return plugincfg.Validation(err), nil
-}
-
 // AidAttestation opens the TPM, sends the attestation, answers the challenge
 // and closes the TPM again (flushing what it created).
 func (p *Plugin) AidAttestation(stream nodeattestorv1.NodeAttestor_AidAttestationServer) error {
-	p.mu.RLock()
-	c := p.config
-	p.mu.RUnlock()
-	if c == nil {
-		return status.Error(codes.FailedPrecondition, "not configured")
+	c, err := p.Current()
+	if err != nil {
+		return err
 	}
 	tpm, err := attester.Open(c.TPM)
 	if err != nil {

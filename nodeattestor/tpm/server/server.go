@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -30,29 +29,19 @@ type Plugin struct {
 	nodeattestorv1.UnsafeNodeAttestorServer
 	configv1.UnsafeConfigServer
 
-	mu      sync.RWMutex
-	config  *config
+	plugincfg.Holder[config]
+
+	mu      sync.RWMutex // guards the metrics fields below
 	log     hclog.Logger
 	metrics metricsv1.MetricsClient
 }
 
 // New returns an unconfigured plugin.
-func New() *Plugin { return &Plugin{log: hclog.NewNullLogger()} }
-
-// SetLogger implements pluginsdk.NeedsLogger.
-func (p *Plugin) SetLogger(l hclog.Logger) { p.log = l }
-
-// Configure implements configv1.ConfigServer.
-func (p *Plugin) Configure(_ context.Context, req *configv1.ConfigureRequest) (*configv1.ConfigureResponse, error) {
-	c, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain())
-	if err != nil {
-		return nil, plugincfg.Invalid(err)
-	}
-	p.mu.Lock()
-	p.config = c
-	p.mu.Unlock()
-	p.log.Info("Configured", c.summary()...)
-	return &configv1.ConfigureResponse{}, nil
+func New() *Plugin {
+	p := &Plugin{log: hclog.NewNullLogger()}
+	p.Build = func(hcl, td string, _ bool) (*config, error) { return buildConfig(hcl, td) }
+	p.Loaded = func(c *config) { p.log.Info("Configured", c.summary()...) }
+	return p
 }
 
 // summary is what a configuration loaded, as log fields.
@@ -69,24 +58,19 @@ func (c *config) summary() []any {
 	return fields
 }
 
-// Validate implements configv1.ConfigServer with Configure's checks.
-func (p *Plugin) Validate(_ context.Context, req *configv1.ValidateRequest) (*configv1.ValidateResponse, error) {
-	_, err := buildConfig(req.HclConfiguration, req.GetCoreConfiguration().GetTrustDomain())
-	return plugincfg.Validation(err), nil
-}
+// SetLogger implements pluginsdk.NeedsLogger.
+func (p *Plugin) SetLogger(l hclog.Logger) { p.log = l }
 
 // Attest implements the one challenge round trip.
 func (p *Plugin) Attest(stream nodeattestorv1.NodeAttestor_AttestServer) error {
-	p.mu.RLock()
-	c := p.config
-	p.mu.RUnlock()
-	if c == nil {
-		return status.Error(codes.FailedPrecondition, "not configured")
+	c, err := p.Current()
+	if err != nil {
+		return err
 	}
 	start := time.Now()
 	p.reload(c)
 	a := &attempt{cas: c.cas.get(), policies: c.policies.get()}
-	err := p.attest(stream, c, a)
+	err = p.attest(stream, c, a)
 	elapsed := time.Since(start)
 	fields := []any{"duration", elapsed.String()}
 	if a.ekHash != "" {

@@ -94,6 +94,26 @@ func Plugins(tb testing.TB) map[string]Plugin {
 	return out
 }
 
+// BuildPlugin builds the main package pkg (a path relative to the module
+// root, such as a test-only plugin under test/integration) into the
+// plugins directory.
+func BuildPlugin(tb testing.TB, pkg string) Plugin {
+	tb.Helper()
+	Plugins(tb)
+	out := filepath.Join(pluginsDir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, "./"+pkg)
+	cmd.Dir = repoRoot()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return Plugin{Path: out, Checksum: hex.EncodeToString(sum[:])}
+}
+
 // RemovePlugins deletes the plugin binaries Plugins built; call it from
 // TestMain after the tests ran.
 func RemovePlugins() {

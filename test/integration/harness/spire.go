@@ -43,6 +43,11 @@ type ServerConfig struct {
 	// DataFile puts the tpm plugin's configuration in a plugin_data_file,
 	// which Reconfigure rewrites (SPIRE re-reads it on SIGUSR1).
 	DataFile bool
+	// Attestor is the node attestor's plugin name; empty means "tpm".
+	Attestor string
+	// AttestorPlugin is the node attestor's binary (a Plugins name); empty
+	// means "nodeattestor-tpm-server".
+	AttestorPlugin string
 }
 
 // Server is a running spire-server.
@@ -61,7 +66,16 @@ type Server struct {
 func StartServer(tb testing.TB, cfg ServerConfig) *Server {
 	tb.Helper()
 	bin, _ := SPIRE(tb)
-	plugin := Plugins(tb)["nodeattestor-tpm-server"]
+	if cfg.Attestor == "" {
+		cfg.Attestor = "tpm"
+	}
+	if cfg.AttestorPlugin == "" {
+		cfg.AttestorPlugin = "nodeattestor-tpm-server"
+	}
+	plugin, ok := Plugins(tb)[cfg.AttestorPlugin]
+	if !ok {
+		tb.Fatalf("no plugin binary %q", cfg.AttestorPlugin)
+	}
 	if cfg.Dir == "" {
 		cfg.Dir = Dir(tb)
 	}
@@ -103,14 +117,14 @@ plugins {
       keys_path = %q
     }
   }
-  NodeAttestor "tpm" {
+  NodeAttestor %q {
     plugin_cmd      = %q
     plugin_checksum = %q
 %s
   }
 %s}
 `, cfg.Port, s.Socket, TrustDomain, filepath.Join(cfg.Dir, "data"), cfg.LogLevel, ttls, cfg.DataStore,
-		filepath.Join(cfg.Dir, "keys.json"), plugin.Path, plugin.Checksum, pluginData(tb, cfg), cfg.ExtraPlugins)
+		filepath.Join(cfg.Dir, "keys.json"), cfg.Attestor, plugin.Path, plugin.Checksum, pluginData(tb, cfg), cfg.ExtraPlugins)
 	confPath := WriteFile(tb, cfg.Dir, "server.conf", conf)
 	s.Process = Start(tb, cfg.Dir, "spire-server", bin, "run", "-config", confPath)
 	s.WaitHealthy(tb)
@@ -235,6 +249,13 @@ type AgentConfig struct {
 	// TopLevel is more top-level configuration (a telemetry block),
 	// verbatim.
 	TopLevel string
+	// Attestor is the node attestor's plugin name; empty means "tpm".
+	Attestor string
+	// AttestorPlugin is the node attestor's binary; zero means the
+	// "nodeattestor-tpm-agent" of Plugins.
+	AttestorPlugin Plugin
+	// PluginArgs are the node attestor's plugin_args.
+	PluginArgs []string
 }
 
 // Agent is a running spire-agent.
@@ -265,7 +286,21 @@ func StartAgentNoWait(tb testing.TB, cfg AgentConfig) *Agent {
 func startAgent(tb testing.TB, cfg AgentConfig) *Agent {
 	tb.Helper()
 	_, bin := SPIRE(tb)
-	plugin := Plugins(tb)["nodeattestor-tpm-agent"]
+	plugin := cfg.AttestorPlugin
+	if plugin.Path == "" {
+		plugin = Plugins(tb)["nodeattestor-tpm-agent"]
+	}
+	if cfg.Attestor == "" {
+		cfg.Attestor = "tpm"
+	}
+	args := ""
+	if len(cfg.PluginArgs) > 0 {
+		quoted := make([]string, len(cfg.PluginArgs))
+		for i, a := range cfg.PluginArgs {
+			quoted[i] = strconv.Quote(a)
+		}
+		args = "    plugin_args     = [" + strings.Join(quoted, ", ") + "]\n"
+	}
 	if cfg.Dir == "" {
 		cfg.Dir = Dir(tb)
 	}
@@ -280,13 +315,13 @@ func startAgent(tb testing.TB, cfg AgentConfig) *Agent {
 	if cfg.ServerPort != 0 {
 		port = cfg.ServerPort
 	}
-	attestor := fmt.Sprintf(`  NodeAttestor "tpm" {
+	attestor := fmt.Sprintf(`  NodeAttestor %q {
     plugin_cmd      = %q
     plugin_checksum = %q
-    plugin_data {
+%s    plugin_data {
 %s
     }
-  }`, plugin.Path, plugin.Checksum, cfg.NodeAttestor)
+  }`, cfg.Attestor, plugin.Path, plugin.Checksum, args, cfg.NodeAttestor)
 	token := ""
 	if cfg.JoinToken != "" {
 		attestor = "  NodeAttestor \"join_token\" {\n    plugin_data {}\n  }"

@@ -1,7 +1,8 @@
 // Command svidclient is the workload of the integration tests: it asks the
 // SPIRE agent's workload API for an X509-SVID again and again and writes the
 // latest outcome to a file, "ok <SPIFFE ID>" or "error <message>", until it
-// is stopped. It is built statically (CGO_ENABLED=0) and runs both on the
+// is stopped; with an SVID, it also writes the SVID's leaf certificate (PEM)
+// to svid.pem in the same directory. It is built statically (CGO_ENABLED=0) and runs both on the
 // host and as the entrypoint of the test images.
 //
 //	svidclient -socket unix:///spire/workload.sock -out /out/status
@@ -10,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"os"
@@ -46,6 +48,10 @@ func run(ctx context.Context) error {
 			line = "error " + strings.ReplaceAll(err.Error(), "\n", " ")
 		} else {
 			line = "ok " + svid.ID.String()
+			leaf := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: svid.Certificates[0].Raw})
+			if err := writeAtomic(filepath.Join(filepath.Dir(*out), "svid.pem"), string(leaf)); err != nil {
+				return err
+			}
 		}
 		if err := writeAtomic(*out, line+"\n"); err != nil {
 			return err

@@ -23,7 +23,8 @@ const (
 	ExitUsage = 2
 	// ExitTPM: the TPM could not be opened or failed a command.
 	ExitTPM = 3
-	// ExitServer: the SPIRE server could not be reached or refused a call.
+	// ExitServer: SPIRE (the server, or the agent's workload API) could not
+	// be reached or refused a call.
 	ExitServer = 4
 )
 
@@ -74,7 +75,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{ekCommand(), ekCAsCommand(), evidenceCommand(), referenceCommand(), verifyCommand(), reportCommand(), provenanceCommand()}
+	return []*command{ekCommand(), ekCAsCommand(), evidenceCommand(), referenceCommand(), verifyCommand(), reportCommand(), provenanceCommand(), claimsCommand()}
 }
 
 const overview = `hwattest: the operator's tool for hardware-attested workload identity with SPIRE.
@@ -87,10 +88,12 @@ Commands:
 %s
 Exit codes:
   0  done: every check and every policy passed
-  1  evidence did not verify, or a policy was not met
+  1  evidence did not verify, a policy was not met, or an SVID carries no
+     claims (or claims a relying party would refuse)
   2  usage or input error (flags, unreadable or malformed files, invalid policy)
   3  the TPM could not be opened or failed a command
-  4  the SPIRE server could not be reached or refused a call (report)
+  4  SPIRE could not be reached or refused a call (report: the server;
+     claims --socket: the agent's workload API)
 
 Evidence files are NOT live attestations: the capturing tool chose the quote's
 nonce and checked credential activation itself at capture time. A SPIRE server

@@ -107,7 +107,7 @@ func TestEK(t *testing.T) {
 	if c == nil || c.Validated || c.Issuer != "CN=swtpm-localca" || c.Manufacturer != "id:00001014" || c.Name != "IBM" || c.Model != "swtpm" {
 		t.Fatalf("certificate %+v", c)
 	}
-	if c.CAs != "51 bundled vendor CA certificates" || !strings.Contains(c.Error, "certificate signed by unknown authority") {
+	if c.CAs != "56 bundled vendor CA certificates" || !strings.Contains(c.Error, "certificate signed by unknown authority") {
 		t.Errorf("bundled CAs: %q, error %q", c.CAs, c.Error)
 	}
 	if got.Key != "RSA 2048" || got.Reported.Manufacturer != "IBM" {
@@ -138,7 +138,7 @@ func TestEK(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 		t.Fatal(err)
 	}
-	if c := got.Certificate; !c.Validated || len(c.Chain) != 3 || c.CAs != "51 bundled vendor CA certificates and 2 from --ek-ca" || got.AgentID != "" {
+	if c := got.Certificate; !c.Validated || len(c.Chain) != 3 || c.CAs != "56 bundled vendor CA certificates and 2 from --ek-ca" || got.AgentID != "" {
 		t.Errorf("with the swtpm CA: %+v, agent ID %q", c, got.AgentID)
 	}
 
@@ -147,7 +147,7 @@ func TestEK(t *testing.T) {
 		"EK hash       " + want,
 		"agent ID      spiffe://<trust domain>/spire/agent/tpm/" + want + " (give --trust-domain for the full ID)",
 		"certified TPM manufacturer id:00001014 (IBM), model swtpm, firmware version id:20191023",
-		"validated     NO, against 51 bundled vendor CA certificates: ek certificate: x509: certificate signed by unknown authority",
+		"validated     NO, against 56 bundled vendor CA certificates: ek certificate: x509: certificate signed by unknown authority",
 		"every EK      rsa-2048 " + hashes[attester.RSA] + " certificate " + certIDs[attester.RSA] + " (NV 0x01c00002)",
 		"ecc-p384 " + hashes[attester.ECC] + " certificate " + certIDs[attester.ECC] + " (NV 0x01c00016), accepted only if the server's ek_algorithms lists ecc-p384",
 		fmt.Sprintf("revoke with   deny_ek_hashes = [%q, %q]", hashes[attester.RSA], hashes[attester.ECC]),

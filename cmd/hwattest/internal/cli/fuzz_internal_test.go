@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/hwattest/hwattest/pkg/tpmquote"
@@ -32,6 +35,35 @@ func FuzzParsePCRs(f *testing.F) {
 		again, err := parsePCRs(formatSelection(sel))
 		if err != nil || !reflect.DeepEqual(again, sel) {
 			t.Errorf("%q parsed to %v, formatted %q, which parses to %v, %v", spec, sel, formatSelection(sel), again, err)
+		}
+	})
+}
+
+// FuzzParseSVID: parseSVID never panics on any file; what it accepts names
+// a SPIFFE ID and has either decoded claims or the reason they were
+// refused.
+func FuzzParseSVID(f *testing.F) {
+	for _, name := range []string{"svid.pem", "svid.jwt", "bundle.pem"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "claims", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("a.b.c"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		svids, err := parseSVID("fuzz", raw)
+		if err != nil {
+			return
+		}
+		for _, s := range svids {
+			if !strings.HasPrefix(s.SPIFFEID, "spiffe://") {
+				t.Fatalf("accepted SPIFFE ID %q", s.SPIFFEID)
+			}
+			if (s.Claims == nil) == (s.Error == "") {
+				t.Fatalf("claims %v with error %q", s.Claims, s.Error)
+			}
 		}
 	})
 }

@@ -34,7 +34,7 @@ func TestUsageAndInputErrors(t *testing.T) {
 		want string
 	}{
 		{nil, cli.ExitUsage, "hwattest: the operator's tool for hardware-attested workload identity with SPIRE.\n\nUsage:\n  hwattest <command> [flags] [arguments]"},
-		{[]string{"attest"}, cli.ExitUsage, `hwattest: unknown command "attest" (commands: ek, ek-cas, evidence, reference, verify, report, provenance; see hwattest help)`},
+		{[]string{"attest"}, cli.ExitUsage, `hwattest: unknown command "attest" (commands: ek, ek-cas, evidence, reference, verify, report, provenance, claims; see hwattest help)`},
 		{[]string{"help", "attest"}, cli.ExitUsage, `hwattest: unknown command "attest"`},
 		{[]string{"ek", "--colour"}, cli.ExitUsage, "hwattest ek: flag provided but not defined: -colour\nusage: hwattest ek [--tpm ADDR] [--trust-domain TD] [--json] (see hwattest ek --help)"},
 		{[]string{"ek", "extra"}, cli.ExitUsage, `hwattest ek: unexpected argument "extra"`},
@@ -94,7 +94,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%v:\n%s", args, r.stdout)
 		}
 	}
-	for _, cmd := range []string{"ek", "ek-cas", "evidence", "reference", "verify", "report"} {
+	for _, cmd := range []string{"ek", "ek-cas", "evidence", "reference", "verify", "report", "claims"} {
 		a := mustRun(t, cli.ExitOK, cmd, "--help")
 		b := mustRun(t, cli.ExitOK, "help", cmd)
 		if a.stdout != b.stdout || !strings.HasPrefix(a.stdout, "Usage: hwattest "+cmd) || !strings.Contains(a.stdout, "\nFlags:\n") ||
@@ -115,7 +115,7 @@ func TestSimulator(t *testing.T) {
 
 	r := mustRun(t, cli.ExitOK, "ek", "--tpm", addr, "--ek-algorithm", "ecc", "--ek-ca", caPath)
 	for _, want := range []string{"EK key ECC P-256", "certified TPM manufacturer id:494E5443 (Intel), model PTT, firmware version id:00020008",
-		"validated yes, against 51 bundled vendor CA certificates and 1 from --ek-ca"} {
+		"validated yes, against 56 bundled vendor CA certificates and 1 from --ek-ca"} {
 		if !has(r.stdout, want) {
 			t.Errorf("ek output lacks %q:\n%s", want, r.stdout)
 		}

@@ -13,8 +13,8 @@ func TestAddBundled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 51 {
-		t.Errorf("%d bundled certificates, want the 51 shipped", n)
+	if n != 56 {
+		t.Errorf("%d bundled certificates, want the 56 shipped", n)
 	}
 	//nolint:staticcheck // Subjects is enough to count the pools here.
 	if len(roots.Subjects()) == 0 || len(inter.Subjects()) == 0 {
