@@ -10,7 +10,7 @@
 #   make bench  the verification benchmark against its crypto floor
 #   make load   the load generator against a real SPIRE server on PostgreSQL
 #               (LOAD_AGENTS, LOAD_RATE, LOAD_DURATION, LOAD_BASELINE,
-#               LOAD_DB=postgres|sqlite, LOAD_AGENT_TTL, LOAD_SERVERS, LOAD_PROFILE_DIR,
+#               LOAD_DB=postgres|sqlite, LOAD_AGENT_TTL, LOAD_SERVERS,
 #               LOAD_REPORT; test/load/README.md)
 #   make deps   install the system packages the tests need (Debian, as root)
 
@@ -123,7 +123,7 @@ load:
 	HWATTEST_SPIRE_BIN="$$(./test/integration/spire-bin)" HWATTEST_LOAD=1 \
 	LOAD_AGENTS=$(LOAD_AGENTS) LOAD_RATE=$(LOAD_RATE) LOAD_DURATION=$(LOAD_DURATION) \
 	LOAD_BASELINE=$(LOAD_BASELINE) LOAD_DB=$(LOAD_DB) LOAD_AGENT_TTL=$(LOAD_AGENT_TTL) \
-	LOAD_SERVERS=$(LOAD_SERVERS) LOAD_PROFILE_DIR=$(LOAD_PROFILE_DIR) LOAD_REPORT=$(LOAD_REPORT) \
+	LOAD_SERVERS=$(LOAD_SERVERS) LOAD_REPORT=$(LOAD_REPORT) \
 	$(GO) test -count=1 -run '^TestLoad$$' -v -timeout 6h ./test/load/
 
 deps:

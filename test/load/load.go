@@ -7,8 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,11 +50,6 @@ type Options struct {
 	// datastore behind the harness's round-robin TCP balancer (more than
 	// one needs Postgres); 0 or 1 is one server, reached directly.
 	Servers int
-	// ProfilePort, when not 0, serves the servers' pprof endpoints on
-	// localhost from that port up (SPIRE's profiling_port). SPIRE then
-	// also turns gRPC tracing on, so a run with it is for the profile's
-	// shape, not for CPU figures.
-	ProfilePort int
 }
 
 // Env is one SPIRE server (our tpm attestor and join_token), its database,
@@ -68,7 +61,6 @@ type Env struct {
 	Servers  []*harness.Server
 	Balancer *harness.Proxy
 	PG       *harness.Postgres
-	opts     Options
 
 	dir     string
 	ca      *tpmtest.CA
@@ -92,7 +84,7 @@ type Env struct {
 // attestation rate limit off.
 func Start(tb testing.TB, opts Options) *Env {
 	tb.Helper()
-	e := &Env{dir: harness.Dir(tb), ca: tpmtest.NewCA(tb, "load EK CA"), ekCert: map[int][]byte{}, opts: opts}
+	e := &Env{dir: harness.Dir(tb), ca: tpmtest.NewCA(tb, "load EK CA"), ekCert: map[int][]byte{}}
 	if opts.Servers < 1 {
 		opts.Servers = 1
 	}
@@ -118,13 +110,8 @@ func Start(tb testing.TB, opts Options) *Env {
 		e.PG = harness.StartPostgres(tb)
 		cfg.DataStore = e.PG.DataStore()
 	}
-	extra := cfg.ServerExtra
-	for i := range opts.Servers {
-		c := cfg
-		if opts.ProfilePort != 0 {
-			c.ServerExtra = extra + fmt.Sprintf("  profiling_enabled = true\n  profiling_port = %d\n", opts.ProfilePort+i)
-		}
-		e.Servers = append(e.Servers, harness.StartServer(tb, c))
+	for range opts.Servers {
+		e.Servers = append(e.Servers, harness.StartServer(tb, cfg))
 	}
 	e.Server = e.Servers[0]
 	if len(e.Servers) == 1 {
@@ -472,31 +459,4 @@ func agentAPI(tb testing.TB, server *harness.Server, port int, dir string, ready
 		ready(conn)
 	}
 	return agentv1.NewAgentClient(conn)
-}
-
-// ProfileCPU fetches a CPU profile of server i over seconds from its pprof
-// endpoint (Options.ProfilePort) into path.
-func (e *Env) ProfileCPU(tb testing.TB, i, seconds int, path string) error {
-	tb.Helper()
-	if e.opts.ProfilePort == 0 {
-		return fmt.Errorf("load: profiling is off")
-	}
-	client := &http.Client{Timeout: time.Duration(seconds+30) * time.Second}
-	resp, err := client.Get(fmt.Sprintf("http://localhost:%d/debug/pprof/profile?seconds=%d", e.opts.ProfilePort+i, seconds))
-	if err != nil {
-		return fmt.Errorf("load: profile: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("load: profile: %s", resp.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -2,13 +2,11 @@ package load_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -56,10 +54,6 @@ func TestLoad(t *testing.T) {
 	dur := envDuration(t, "LOAD_DURATION", time.Minute)
 	baseline := envInt(t, "LOAD_BASELINE", 200)
 	opts := load.Options{Postgres: os.Getenv("LOAD_DB") != "sqlite", AgentTTL: os.Getenv("LOAD_AGENT_TTL"), Servers: envInt(t, "LOAD_SERVERS", 1)}
-	profileDir := os.Getenv("LOAD_PROFILE_DIR")
-	if profileDir != "" {
-		opts.ProfilePort = harness.FreePort(t)
-	}
 	e := load.Start(t, opts)
 	var reports []*load.Report
 	report := func(r *load.Report) {
@@ -73,24 +67,7 @@ func TestLoad(t *testing.T) {
 	report(e.Run(t, "tpm enrol", n, 0, func(k int) load.Result { return e.AttestTPM(t, k) }))
 	report(e.Run(t, "join_token enrol (baseline, after)", baseline, 0, func(int) load.Result { return e.AttestJoinToken(t) }))
 	steadyN := int(rate * dur.Seconds())
-	// A CPU profile of each server over the middle of the steady phase.
-	var profiles sync.WaitGroup
-	if profileDir != "" {
-		secs := max(5, int(dur.Seconds())-20)
-		for i := range e.Servers {
-			profiles.Go(func() {
-				time.Sleep(10 * time.Second)
-				path := filepath.Join(profileDir, fmt.Sprintf("spire-server-%d.cpu.pprof", i+1))
-				if err := e.ProfileCPU(t, i, secs, path); err != nil {
-					t.Errorf("server %d: %v", i+1, err)
-					return
-				}
-				t.Logf("server %d: CPU profile of %ds of the steady phase in %s", i+1, secs, path)
-			})
-		}
-	}
 	report(e.Run(t, "tpm steady re-attest", steadyN, rate, func(k int) load.Result { return e.AttestTPM(t, k%n) }))
-	profiles.Wait()
 	if got := e.Agents(t, "tpm"); got != n {
 		t.Errorf("SPIRE lists %d tpm agents, want %d", got, n)
 	}
