@@ -8,15 +8,20 @@
 #               against real SPIRE, swtpm and PostgreSQL
 #   make fuzz   run every fuzz target for FUZZTIME (default 60s) each
 #   make bench  the verification benchmark against its crypto floor
+#   make load   the load generator against a real SPIRE server on PostgreSQL
+#               (LOAD_AGENTS, LOAD_RATE, LOAD_DURATION, LOAD_BASELINE,
+#               LOAD_DB=postgres|sqlite, LOAD_AGENT_TTL, LOAD_SERVERS,
+#               LOAD_REPORT; test/load/README.md)
 #   make deps   install the system packages the tests need (Debian, as root)
 
+SHELL    := /bin/bash
 GO       ?= go
 FUZZTIME ?= 60s
 # A new input found while fuzzing is minimized for at most this long (Go's
 # default, 60s, can take a whole FUZZTIME on targets with large seeds).
 FUZZMINIMIZETIME ?= 10s
 
-.PHONY: test vet unit fuzz bench deps demo spire
+.PHONY: test vet unit fuzz bench load deps demo spire
 
 test: deps vet unit
 
@@ -80,9 +85,47 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg || exit 1; \
 	done
 
+# The regression guard: BenchmarkVerify at most BENCH_MAX_RATIO times
+# BenchmarkVerifyFloor (never an absolute time). The test binary is built once
+# and run BENCH_ROUNDS times, each round running the three benchmarks back to
+# back, so that a round's ratio compares runs seconds apart: on a shared
+# machine another process's load then shifts both sides of a ratio alike.
+# The guard is the median of the rounds' ratios (one noisy round neither
+# fails nor passes it); every round's ratio is printed.
+BENCH_MAX_RATIO ?= 2.5
+BENCH_ROUNDS    ?= 5
+
 bench:
-	$(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/tpmquote/ ./pkg/snpreport/ ./pkg/tdxquote/
+	$(GO) test -c -o "$${TMPDIR:-/tmp}/hwattest-bench-tpmquote.test" ./pkg/tpmquote/
+	set -o pipefail; cd pkg/tpmquote && for i in $$(seq $(BENCH_ROUNDS)); do \
+		"$${TMPDIR:-/tmp}/hwattest-bench-tpmquote.test" -test.run='^$$' -test.bench='BenchmarkVerify' -test.benchmem -test.count=1 || exit 1; \
+	done | awk -v max=$(BENCH_MAX_RATIO) '\
+		{ print } \
+		$$1 ~ /^BenchmarkVerify-/ { v = $$3 } $$1 ~ /^BenchmarkVerifyUnmemoised-/ { u = $$3 } \
+		$$1 ~ /^BenchmarkVerifyFloor-/ { r[++n] = v / $$3; ru[n] = u / $$3 } \
+		END { if (n == 0) { print "no benchmark rounds"; exit 1 } \
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && r[j] < r[j - 1]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t } \
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && ru[j] < ru[j - 1]; j--) { t = ru[j]; ru[j] = ru[j - 1]; ru[j - 1] = t } \
+			m = r[int((n + 1) / 2)]; \
+			s = ""; for (i = 1; i <= n; i++) s = s sprintf(" %.2f", r[i]); \
+			printf "verify/floor per round (sorted):%s; median %.2fx (limit %.1fx); unmemoised/floor median %.2fx\n", s, m, max, ru[int((n + 1) / 2)]; \
+			if (m > max) { print "verification is more than " max "x its floor"; exit 1 } }'
+	$(GO) test -run='^$$' -bench='BenchmarkVerify' -benchmem -count=5 ./pkg/snpreport/ ./pkg/tdxquote/
 	$(GO) test -run='^$$' -bench='BenchmarkLevel3' -benchmem -count=5 -benchtime=20000x ./pkg/policy/
+
+LOAD_AGENTS   ?= 1000
+LOAD_RATE     ?= 33
+LOAD_DURATION ?= 1m
+LOAD_BASELINE ?= 200
+LOAD_DB       ?= postgres
+LOAD_SERVERS  ?= 1
+
+load:
+	HWATTEST_SPIRE_BIN="$$(./test/integration/spire-bin)" HWATTEST_LOAD=1 \
+	LOAD_AGENTS=$(LOAD_AGENTS) LOAD_RATE=$(LOAD_RATE) LOAD_DURATION=$(LOAD_DURATION) \
+	LOAD_BASELINE=$(LOAD_BASELINE) LOAD_DB=$(LOAD_DB) LOAD_AGENT_TTL=$(LOAD_AGENT_TTL) \
+	LOAD_SERVERS=$(LOAD_SERVERS) LOAD_REPORT=$(LOAD_REPORT) \
+	$(GO) test -count=1 -run '^TestLoad$$' -v -timeout 6h ./test/load/
 
 deps:
 	@./.ci/deps

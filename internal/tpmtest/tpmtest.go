@@ -74,10 +74,32 @@ func (t rawTPM) Send(cmd []byte) ([]byte, error) { return tpmutil.RunCommandRaw(
 type CA struct {
 	Cert *x509.Certificate
 	Key  crypto.Signer
+	// notAfter ends the validity of the CA and of every EK certificate it
+	// issues.
+	notAfter time.Time
 }
 
-// NewCA creates a self-signed ECDSA P-256 CA.
+// NoExpiry is RFC 5280's GeneralizedTime for a certificate with no
+// well-defined expiration date (section 4.1.2.5).
+var NoExpiry = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// NewCA creates a self-signed ECDSA P-256 CA whose certificates are valid
+// for a day: tests that make and verify evidence in one run.
 func NewCA(tb testing.TB, name string) *CA {
+	tb.Helper()
+	return newCA(tb, name, time.Now().Add(24*time.Hour))
+}
+
+// NewFixtureCA creates a CA whose certificate and EK certificates never
+// expire (NoExpiry): for evidence recorded into committed test data, which
+// must verify on any later date (internal/repocheck
+// TestNoFixtureCertificateExpires).
+func NewFixtureCA(tb testing.TB, name string) *CA {
+	tb.Helper()
+	return newCA(tb, name, NoExpiry)
+}
+
+func newCA(tb testing.TB, name string, notAfter time.Time) *CA {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -87,7 +109,7 @@ func NewCA(tb testing.TB, name string) *CA {
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"hwattest test"}},
 		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
+		NotAfter:              notAfter,
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign,
@@ -100,7 +122,7 @@ func NewCA(tb testing.TB, name string) *CA {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &CA{Cert: cert, Key: key}
+	return &CA{Cert: cert, Key: key, notAfter: notAfter}
 }
 
 // Intermediate issues a CA certificate under ca (ECDSA P-256), as vendors
@@ -172,7 +194,7 @@ func (ca *CA) IssueEK(tb testing.TB, key crypto.PublicKey, manufacturer, model, 
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
 		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
+		NotAfter:              ca.notAfter,
 		BasicConstraintsValid: true,
 		KeyUsage:              usage,
 		ExtraExtensions:       []pkix.Extension{{Id: oidSAN, Critical: true, Value: san}},

@@ -23,7 +23,12 @@ func TestWriteBenchEvidence(t *testing.T) {
 	}
 	const name = "ubuntu_2104_shielded_vm_no_secure_boot_eventlog.bin"
 	raw := readLog(t, name)
-	sim := newSimTPM(t)
+	// The recorded certificates never expire (tpmtest.NoExpiry), so the
+	// evidence verifies on any later date.
+	tpm := tpmtest.Simulator(t)
+	ca := tpmtest.NewFixtureCA(t, "test EK CA")
+	tpmtest.CertifyEKs(t, tpm, ca, "id:49465800", "SLB9670", "id:00070055")
+	sim := &simTPM{tpm: tpm, ca: ca}
 	tpmtest.ReplayEventLog(t, sim.tpm, raw, []tpm2.TPMAlgID{tpm2.TPMAlgSHA256}, 9)
 	logPath := filepath.Join("testdata", "eventlogs", name)
 	sel := tpmquote.PCRSelection{tpmquote.SHA256: {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}}

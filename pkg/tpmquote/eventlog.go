@@ -28,7 +28,9 @@ const maxComponentData = 256
 // replayed only in SHA-1 establishes neither the secure boot state nor the
 // boot components unless allowSHA1 (Options.AllowSHA1Boot): SHA-1 collisions
 // are practical, and the digests are all that binds the events to the TPM.
-func replayBootLog(raw []byte, quoted PCRValues, allowSHA1 bool) (boot *Boot, err error) {
+//
+// The secure boot decision is memoised in sb (nil: decided in full).
+func replayBootLog(raw []byte, quoted PCRValues, allowSHA1 bool, sb *secureBootMemo) (boot *Boot, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			boot, err = nil, refuse(ReasonMalformed, "event log: undecodable")
@@ -78,7 +80,7 @@ func replayBootLog(raw []byte, quoted PCRValues, allowSHA1 bool) (boot *Boot, er
 		boot.Anomalies = append(boot.Anomalies, sha1Only)
 		return boot, nil
 	}
-	boot.SecureBoot = secureBootState(events)
+	boot.SecureBoot = sb.state(events)
 	boot.Components, boot.Anomalies = components(events, evBank)
 	for _, idx := range componentPCRs {
 		if _, ok := quoted[evBank][idx]; ok {
@@ -173,11 +175,25 @@ var efiGlobalVariable = []byte{0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0
 // This parses every signature database (PK, KEK, db, dbx) and costs more
 // than reading the one variable, which this package once did instead; that
 // shortcut let a relabelled or runtime-extended event decide the state.
+// Verification goes through secureBoots, which memoises it (sbcache.go).
 func secureBootState(events []attest.Event) SecureBoot {
+	sb, _ := decideSecureBoot(events)
+	return sb
+}
+
+// decideSecureBoot is secureBootState; parsed says whether
+// ParseSecurebootState accepted the events (only then is the decision
+// independent of the events' positions in the log, and cacheable).
+func decideSecureBoot(events []attest.Event) (sb SecureBoot, parsed bool) {
 	st, err := attest.ParseSecurebootState(events)
 	if err != nil {
-		return SecureBoot{Detail: "PCR 7: " + err.Error()}
+		return SecureBoot{Detail: "PCR 7: " + err.Error()}, false
 	}
+	sb = readSecureBoot(events, st)
+	return sb, true
+}
+
+func readSecureBoot(events []attest.Event, st *attest.SecurebootState) SecureBoot {
 	var separator, found bool
 	for _, e := range events {
 		if e.Index != 7 {
@@ -318,7 +334,9 @@ var informational = func() map[HashAlg]map[string]int {
 func components(events []attest.Event, bank HashAlg) ([]BootComponent, []string) {
 	info := informational[bank]
 	var (
-		out       []BootComponent
+		// At most one component per event: one allocation, not a
+		// doubling slice (this runs on every attestation).
+		out       = make([]BootComponent, 0, len(events))
 		anomalies []string
 		separated [MaxPCR + 1]bool
 	)

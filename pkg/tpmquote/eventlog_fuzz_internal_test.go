@@ -105,7 +105,7 @@ func FuzzEventLogMutations(f *testing.F) {
 		f.Fatal(err)
 	}
 	honest := parseAgileLog(f, raw)
-	hb, err := replayBootLog(raw, honest.pcrs(), false)
+	hb, err := replayBootLog(raw, honest.pcrs(), false, secureBoots)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func FuzzEventLogMutations(f *testing.F) {
 				sent.events = slices.Insert(sent.events[:len(sent.events)-1], j, e)
 			}
 		}
-		boot, err := replayBootLog(sent.bytes(), truth.pcrs(), false)
+		boot, err := replayBootLog(sent.bytes(), truth.pcrs(), false, secureBoots)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "tpmquote: ") || ReasonOf(err) == "" {
 				t.Fatalf("unexpected error form: %v", err)

@@ -35,7 +35,7 @@ func FuzzEventLog(f *testing.F) {
 		if len(raw) > MaxEventLogSize {
 			return
 		}
-		_, err := replayBootLog(raw, pcrs, false)
+		_, err := replayBootLog(raw, pcrs, false, secureBoots)
 		if err != nil && (!strings.HasPrefix(err.Error(), "tpmquote: ") || ReasonOf(err) == "") {
 			t.Fatalf("unexpected error form: %v", err)
 		}

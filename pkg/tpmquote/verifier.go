@@ -35,12 +35,16 @@ type Options struct {
 }
 
 // Verifier issues challenges and verifies responses. It is safe for
-// concurrent use; it keeps no state between attestations.
+// concurrent use; it keeps no state between attestations beyond a bounded
+// memo of secure boot decisions, each a deterministic function of the
+// events it was decided from (sbcache.go).
 type Verifier struct {
 	ek        EKPolicy
 	pcrs      PCRSelection
 	now       func() time.Time
 	allowSHA1 bool
+	// secureBoot memoises secure boot decisions; every Verifier shares one.
+	secureBoot *secureBootMemo
 }
 
 // NewVerifier validates opts and returns a Verifier.
@@ -61,7 +65,7 @@ func NewVerifier(opts Options) (*Verifier, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{ek: opts.EK, pcrs: clonePCRSelection(pcrs), now: now, allowSHA1: opts.AllowSHA1Boot}, nil
+	return &Verifier{ek: opts.EK, pcrs: clonePCRSelection(pcrs), now: now, allowSHA1: opts.AllowSHA1Boot, secureBoot: secureBoots}, nil
 }
 
 // Session holds the state of one challenge: the expected secret and nonce.
@@ -213,7 +217,7 @@ func (s *Session) verifyEvidence(resp *Response, res *Result) error {
 		return err
 	}
 	if len(resp.EventLog) > 0 {
-		boot, err := replayBootLog(resp.EventLog, res.PCRs, s.v.allowSHA1)
+		boot, err := replayBootLog(resp.EventLog, res.PCRs, s.v.allowSHA1, s.v.secureBoot)
 		if err != nil {
 			return err
 		}

@@ -203,6 +203,9 @@ func tail(b []byte, n int) []byte {
 	return bytes.Join(lines, []byte("\n"))
 }
 
+// PID is the process's id (for reading its CPU time from /proc).
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Stop sends SIGTERM to the process group, then SIGKILL after 10 s.
 func (p *Process) Stop() {
 	select {

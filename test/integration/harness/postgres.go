@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -93,6 +94,16 @@ func (pg *Postgres) run(tb testing.TB, name string, args ...string) {
 	if out, err := pg.cmd(ctx, name, args...).CombinedOutput(); err != nil {
 		tb.Fatalf("%s: %v\n%s", name, err, out)
 	}
+}
+
+// PID is the postmaster's process id (read from postmaster.pid).
+func (pg *Postgres) PID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(pg.Dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return strconv.Atoi(strings.TrimSpace(first))
 }
 
 // DataStore is the plugin_data of SPIRE's sql DataStore for this database.

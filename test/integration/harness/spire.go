@@ -38,6 +38,8 @@ type ServerConfig struct {
 	ExtraPlugins string
 	// ServerExtra is more of the server block, verbatim.
 	ServerExtra string
+	// LogLevel is the server's log_level; empty means DEBUG.
+	LogLevel string
 	// DataFile puts the tpm plugin's configuration in a plugin_data_file,
 	// which Reconfigure rewrites (SPIRE re-reads it on SIGUSR1).
 	DataFile bool
@@ -91,6 +93,9 @@ func StartServer(tb testing.TB, cfg ServerConfig) *Server {
 		ttls += fmt.Sprintf("  default_x509_svid_ttl = %q\n", cfg.X509SVIDTTL)
 	}
 	ttls += cfg.ServerExtra
+	if cfg.LogLevel == "" {
+		cfg.LogLevel = "DEBUG"
+	}
 	s := &Server{Bin: bin, Dir: cfg.Dir, Port: cfg.Port, Socket: filepath.Join(cfg.Dir, "api.sock"), Config: cfg}
 	conf := fmt.Sprintf(`server {
   bind_address = "127.0.0.1"
@@ -98,7 +103,7 @@ func StartServer(tb testing.TB, cfg ServerConfig) *Server {
   socket_path  = %q
   trust_domain = %q
   data_dir     = %q
-  log_level    = "DEBUG"
+  log_level    = %q
 %s}
 
 plugins {
@@ -118,7 +123,7 @@ plugins {
 %s
   }
 %s}
-`, cfg.Port, s.Socket, TrustDomain, filepath.Join(cfg.Dir, "data"), ttls, cfg.DataStore,
+`, cfg.Port, s.Socket, TrustDomain, filepath.Join(cfg.Dir, "data"), cfg.LogLevel, ttls, cfg.DataStore,
 		filepath.Join(cfg.Dir, "keys.json"), cfg.Attestor, plugin.Path, plugin.Checksum, pluginData(tb, cfg), cfg.ExtraPlugins)
 	confPath := WriteFile(tb, cfg.Dir, "server.conf", conf)
 	s.Process = Start(tb, cfg.Dir, "spire-server", bin, "run", "-config", confPath)
