@@ -41,7 +41,8 @@ k8s:
 	@./test/kubernetes/k8s-bin
 
 test-k8s: deps
-	HWATTEST_K8S_BIN="$$(./test/kubernetes/k8s-bin)" $(GO) test -count=1 -timeout 30m -v ./test/kubernetes/...
+	HWATTEST_K8S_BIN="$$(./test/kubernetes/k8s-bin)" HWATTEST_SPIRE_BIN="$$(./test/integration/spire-bin)" \
+		$(GO) test -count=1 -timeout 30m -v ./test/kubernetes/...
 
 demo: deps
 	@./examples/quickstart/run.sh

@@ -84,6 +84,11 @@ type Cluster struct {
 	CgroupRoot string
 	// Bridge is the CNI bridge's interface name.
 	Bridge string
+	// APIServerPort is the API server's port on NodeIP.
+	APIServerPort int
+	// KubeletPort is the kubelet's API port, on every address of the host
+	// (127.0.0.1 too, where SPIRE's k8s workload attestor looks for it).
+	KubeletPort int
 
 	bin        string
 	pki        *pki
@@ -187,11 +192,12 @@ func (c *Cluster) start(tb testing.TB) error {
 		port *int
 		ip   string
 	}{{&p.etcdClient, "127.0.0.1"}, {&p.etcdPeer, "127.0.0.1"}, {&p.apiserver, ip.String()},
-		{&p.controller, "127.0.0.1"}, {&p.scheduler, "127.0.0.1"}, {&p.kubelet, ip.String()}, {&p.kubeletHealthz, "127.0.0.1"}} {
+		{&p.controller, "127.0.0.1"}, {&p.scheduler, "127.0.0.1"}, {&p.kubelet, ""}, {&p.kubeletHealthz, "127.0.0.1"}} {
 		if *f.port, err = freePort(f.ip); err != nil {
 			return err
 		}
 	}
+	c.APIServerPort, c.KubeletPort = p.apiserver, p.kubelet
 	c.Server = "https://" + net.JoinHostPort(ip.String(), strconv.Itoa(p.apiserver))
 	if err := c.makePKI(); err != nil {
 		return fmt.Errorf("certificates: %w", err)
@@ -248,7 +254,7 @@ func (c *Cluster) makePKI() error {
 		// The Node authorizer and NodeRestriction know a kubelet by this
 		// name and group.
 		{name: "kubelet", commonName: "system:node:" + NodeName, orgs: []string{"system:nodes"}},
-		{name: "kubelet-serving", commonName: NodeName, server: true, dnsNames: []string{NodeName}, ips: []net.IP{c.NodeIP}},
+		{name: "kubelet-serving", commonName: NodeName, server: true, dnsNames: []string{NodeName}, ips: []net.IP{c.NodeIP, loopback}},
 		// Controller-manager and scheduler serve their health checks
 		// on 127.0.0.1 with this certificate.
 		{name: "loopback-serving", commonName: "localhost", server: true, dnsNames: []string{"localhost"}, ips: []net.IP{loopback}},
@@ -466,7 +472,7 @@ func (c *Cluster) startKubelet(p ports) error {
 	config := map[string]any{
 		"apiVersion":         "kubelet.config.k8s.io/v1beta1",
 		"kind":               "KubeletConfiguration",
-		"address":            c.NodeIP.String(),
+		"address":            "0.0.0.0",
 		"port":               p.kubelet,
 		"readOnlyPort":       0,
 		"healthzBindAddress": "127.0.0.1",
@@ -573,10 +579,26 @@ func (c *Cluster) Kubectl(tb testing.TB, args ...string) string {
 	return out
 }
 
+// TryKubectl runs kubectl as the cluster's administrator and returns its
+// output and error (which quotes kubectl's standard error).
+func (c *Cluster) TryKubectl(args ...string) (string, error) {
+	return c.kubectl(nil, args...)
+}
+
 // Apply applies manifests (YAML or JSON) with kubectl apply -f -.
 func (c *Cluster) Apply(tb testing.TB, manifests []byte) string {
 	tb.Helper()
 	out, err := c.kubectl(manifests, "apply", "-f", "-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// ApplyKustomization applies the kustomization in dir (kubectl apply -k).
+func (c *Cluster) ApplyKustomization(tb testing.TB, dir string) string {
+	tb.Helper()
+	out, err := c.kubectl(nil, "apply", "-k", dir)
 	if err != nil {
 		tb.Fatal(err)
 	}

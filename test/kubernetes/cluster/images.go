@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -74,4 +75,46 @@ func (c *Cluster) ImportImage(tb testing.TB, ref string, opts ImageOptions) Imag
 		tb.Fatal(err)
 	}
 	return img
+}
+
+// HostExecutable returns the files an image needs to run the host's
+// executable at path as dest: the executable and, for a dynamically linked
+// one, the shared libraries and loader ldd lists, at their host paths.
+func HostExecutable(tb testing.TB, path, dest string) map[string][]byte {
+	tb.Helper()
+	files := map[string][]byte{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	files[dest] = b
+	out, err := exec.Command("ldd", path).Output()
+	if err != nil {
+		return files // "not a dynamic executable"
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		// "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
+		// "/lib64/ld-linux-x86-64.so.2 (0x...)"
+		f := strings.Fields(line)
+		lib := ""
+		switch {
+		case len(f) >= 3 && f[1] == "=>":
+			lib = f[2]
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			lib = f[0]
+		}
+		if lib == "" {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(lib)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		b, err := os.ReadFile(real)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		files[lib] = b
+	}
+	return files
 }
