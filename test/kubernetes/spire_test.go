@@ -234,7 +234,7 @@ patches:
 		"-selector", "k8s:ns:default", "-selector", "k8s:sa:default",
 		"-selector", "container:image_id:"+workload.ConfigDigest)
 
-	runWorkload := func(name, image string) (phase, log string) {
+	runWorkload := func(name, image, timeout string) (phase, log string) {
 		c.Apply(t, []byte(fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
@@ -246,7 +246,7 @@ spec:
     - name: workload
       image: %s
       imagePullPolicy: Never
-      args: ["unix:///run/spire/agent-sockets/spire-agent.sock", "45s"]
+      args: ["unix:///run/spire/agent-sockets/spire-agent.sock", %q]
       volumeMounts:
         - name: spire-agent-sockets
           mountPath: /run/spire/agent-sockets
@@ -256,16 +256,19 @@ spec:
       hostPath:
         path: %s
         type: Directory
-`, name, image, sockets)))
+`, name, image, timeout, sockets)))
 		phase = waitPodDone(t, c, "default", name, spireTimeout)
 		return phase, strings.TrimSpace(c.Kubectl(t, "logs", "-n", "default", name))
 	}
-	phase, log := runWorkload("workload", "hwattest.test/workload:1")
+	// The entry reaches the agent within its sync interval (5 s): the first
+	// pod waits up to 45 s for it. The second runs after the entry is
+	// known to be there, so 15 s without an SVID means none is coming.
+	phase, log := runWorkload("workload", "hwattest.test/workload:1", "45s")
 	if phase != "Succeeded" || log != "ok spiffe://example.org/workload/hello" {
 		t.Errorf("workload pod: %s, %q; want Succeeded, %q", phase, log, "ok spiffe://example.org/workload/hello")
 	}
 	t.Logf("pod workload (image ID %s): %s: %s", workload.ConfigDigest, phase, log)
-	phase, log = runWorkload("other", "hwattest.test/other:1")
+	phase, log = runWorkload("other", "hwattest.test/other:1", "15s")
 	if phase != "Failed" || !strings.HasPrefix(log, "error ") {
 		t.Errorf("pod of another image: %s, %q; want Failed with an error (no SVID)", phase, log)
 	}
