@@ -13,6 +13,9 @@
 #               LOAD_DB=postgres|sqlite, LOAD_AGENT_TTL, LOAD_SERVERS,
 #               LOAD_REPORT; test/load/README.md)
 #   make deps   install the system packages the tests need (Debian, as root)
+#   make test-k8s  the cluster tests: a real single-node Kubernetes v1.33.1 built
+#               once from the module proxy (cached like SPIRE; a long cold build),
+#               not yet part of make test
 
 SHELL    := /bin/bash
 GO       ?= go
@@ -21,7 +24,7 @@ FUZZTIME ?= 60s
 # default, 60s, can take a whole FUZZTIME on targets with large seeds).
 FUZZMINIMIZETIME ?= 10s
 
-.PHONY: test vet unit fuzz bench load deps demo spire
+.PHONY: test vet unit fuzz bench load deps demo spire k8s test-k8s
 
 test: deps vet unit
 
@@ -35,6 +38,16 @@ unit:
 
 spire:
 	@./test/integration/spire-bin
+
+# The cluster tests find Kubernetes through HWATTEST_K8S_BIN; k8s-bin builds
+# kube-apiserver, kubelet, kube-controller-manager, kube-scheduler, kubectl and
+# etcd into ~/.cache/hwattest on the first run only. Without it they skip.
+k8s:
+	@./test/kubernetes/k8s-bin
+
+test-k8s: deps
+	HWATTEST_K8S_BIN="$$(./test/kubernetes/k8s-bin)" HWATTEST_SPIRE_BIN="$$(./test/integration/spire-bin)" \
+		$(GO) test -count=1 -timeout 30m -v ./test/kubernetes/...
 
 demo: deps
 	@./examples/quickstart/run.sh

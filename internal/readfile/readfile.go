@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,10 @@ func Limited(path string, limit int64) ([]byte, error) {
 
 // List returns the regular files named by paths: a file as it is, a
 // directory's regular files one level deep (in name order), subdirectories
-// and other entries skipped. A path that does not exist is an error, and so
+// and other entries skipped. A directory's symbolic links to regular files
+// count as files: a Kubernetes ConfigMap or Secret volume holds only such
+// links (name -> ..data/name); links to anything else, and broken ones, are
+// skipped. A path that does not exist is an error, and so
 // is one (or a symlink to one) that is neither a regular file nor a
 // directory: a FIFO or a device would block or never end the read of a
 // configuration file.
@@ -58,8 +62,14 @@ func List(paths []string) ([]string, error) {
 			return nil, err
 		}
 		for _, e := range entries {
-			if e.Type().IsRegular() {
-				files = append(files, filepath.Join(p, e.Name()))
+			f := filepath.Join(p, e.Name())
+			switch {
+			case e.Type().IsRegular():
+				files = append(files, f)
+			case e.Type()&fs.ModeSymlink != 0:
+				if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+					files = append(files, f)
+				}
 			}
 		}
 	}

@@ -59,6 +59,26 @@ func TestList(t *testing.T) {
 	if got, err := readfile.List([]string{dir}); err != nil || !slices.Equal(got, want[:2]) {
 		t.Errorf("directory with a FIFO: %q, %v", got, err)
 	}
+	// A ConfigMap volume's layout: name -> ..data/name, ..data -> a
+	// timestamped directory. The links to files count; the one to a
+	// directory, a broken one and one to a FIFO do not.
+	cm := filepath.Join(dir, "configmap")
+	if err := os.MkdirAll(filepath.Join(cm, "..2026_01_01"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cm, "..2026_01_01", "ca.pem"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{
+		"..data": "..2026_01_01", "ca.pem": "..data/ca.pem", "broken": "..data/missing", "pipe": fifo,
+	} {
+		if err := os.Symlink(target, filepath.Join(cm, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := readfile.List([]string{cm}); err != nil || !slices.Equal(got, []string{filepath.Join(cm, "ca.pem")}) {
+		t.Errorf("ConfigMap volume: %q, %v", got, err)
+	}
 	for _, p := range []string{fifo, "/dev/null"} {
 		if _, err := readfile.List([]string{p}); err == nil || err.Error() != p+" is neither a regular file nor a directory" {
 			t.Errorf("%s: %v", p, err)
