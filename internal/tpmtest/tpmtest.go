@@ -126,7 +126,8 @@ func newCA(tb testing.TB, name string, notAfter time.Time) *CA {
 }
 
 // Intermediate issues a CA certificate under ca (ECDSA P-256), as vendors
-// and clouds issue EK certificates from an intermediate under their root.
+// and clouds issue EK certificates from an intermediate under their root;
+// it and its EK certificates expire when ca does.
 func (ca *CA) Intermediate(tb testing.TB, name string) *CA {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -137,7 +138,7 @@ func (ca *CA) Intermediate(tb testing.TB, name string) *CA {
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"hwattest test"}},
 		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
+		NotAfter:              ca.notAfter,
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		MaxPathLenZero:        true,
@@ -151,7 +152,7 @@ func (ca *CA) Intermediate(tb testing.TB, name string) *CA {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &CA{Cert: cert, Key: key}
+	return &CA{Cert: cert, Key: key, notAfter: ca.notAfter}
 }
 
 // Pool returns a pool holding the CA certificate.
