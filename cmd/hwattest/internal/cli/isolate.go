@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -28,9 +29,12 @@ func isolateCommand() *command {
 	return &command{
 		name:    "isolate",
 		summary: "taint the Kubernetes nodes whose SPIRE agent fails attestation, untaint them when it attests again",
-		usage:   "isolate --socket PATH [--mode report-only|dry-run|enforce] [--require-policy NAME]... [--kubeconfig FILE] [--listen ADDR --tls-cert FILE --tls-key FILE --token-file FILE] [--once]",
-		help: `A controller, run as a container in the SPIRE server's pod (it reads the
-server's admin socket; examples/kubernetes/isolate). A node is managed when it carries the annotation
+		usage:   "isolate --socket PATH | --server ADDR [--workload-socket ADDR] [--mode report-only|dry-run|enforce] [--require-policy NAME]... [--kubeconfig FILE] [--listen ADDR --tls-cert FILE --tls-key FILE --token-file FILE] [--once]",
+		help: `A controller that reads SPIRE's agents either through the server's admin
+socket (--socket: run it in the SPIRE server's pod, examples/kubernetes/isolate)
+or over the server's TCP port (--server: run it as a Deployment; it presents
+the X509-SVID the SPIRE agent gives it on --workload-socket, whose SPIFFE ID
+must be in the server's admin_ids). A node is managed when it carries the annotation
 hwattest.io/agent-id = its agent's SPIFFE ID (hwattest ek prints it). A
 managed node is failed when its agent is not in SPIRE's agent list, is
 banned, has an expired SVID, lacks a --require-policy, or was refused (or
@@ -49,6 +53,8 @@ tainted (that says more about SPIRE than about the nodes).
 or Kubernetes cannot be read.`,
 		flags: func(fs *flag.FlagSet) func(*env, []string) error {
 			socket := fs.String("socket", "", "the SPIRE server's admin socket `PATH`")
+			server := fs.String("server", "", "the SPIRE server's API at `ADDR` (host:port), with an admin SVID")
+			workloadSocket := fs.String("workload-socket", "", "with --server: the SPIRE agent's workload API `ADDR` (default $SPIFFE_ENDPOINT_SOCKET)")
 			mode := fs.String("mode", string(isolate.ReportOnly), "`MODE`: report-only, dry-run or enforce")
 			var required listFlag
 			fs.Var(&required, "require-policy", "a policy `NAME` every managed node's agent must satisfy (repeatable)")
@@ -65,7 +71,7 @@ or Kubernetes cannot be read.`,
 				if len(args) > 0 {
 					return usageErrorf("unexpected argument %q", args[0])
 				}
-				cfg, err := isolateConfig(*socket, *mode, *taint, *maxTainted, required, e)
+				cfg, err := isolateConfig(*socket, *server, *workloadSocket, *mode, *taint, *maxTainted, required, e)
 				if err != nil {
 					return err
 				}
@@ -77,11 +83,11 @@ or Kubernetes cannot be read.`,
 				if err != nil {
 					return err
 				}
-				api, err := spireapi.Dial(*socket)
+				api, closeAPI, err := dialServer(*socket, *server, *workloadSocket)
 				if err != nil {
 					return serverErrorf("%w", err)
 				}
-				defer api.Close()
+				defer closeAPI()
 				log := hclog.New(&hclog.LoggerOptions{Name: "isolate", Output: e.stderr, Level: hclog.Info})
 				c := isolate.New(cfg, api, kube, log)
 				if *once {
@@ -93,10 +99,13 @@ or Kubernetes cannot be read.`,
 	}
 }
 
-func isolateConfig(socket, mode, taint string, maxTainted int, required []string, e *env) (isolate.Config, error) {
+func isolateConfig(socket, server, workloadSocket, mode, taint string, maxTainted int, required []string, e *env) (isolate.Config, error) {
 	var errs []string
-	if socket == "" {
-		errs = append(errs, "--socket PATH is required")
+	if (socket == "") == (server == "") {
+		errs = append(errs, "give one of --socket PATH and --server ADDR")
+	}
+	if workloadSocket != "" && server == "" {
+		errs = append(errs, "--workload-socket needs --server")
 	}
 	m := isolate.Mode(mode)
 	if m != isolate.ReportOnly && m != isolate.DryRun && m != isolate.Enforce {
@@ -113,6 +122,34 @@ func isolateConfig(socket, mode, taint string, maxTainted int, required []string
 		return isolate.Config{}, usageErrorf("%s", strings.Join(errs, "; "))
 	}
 	return isolate.Config{Mode: m, Taint: t, RequiredPolicies: required, MaxTainted: float64(maxTainted) / 100, Out: e.stdout}, nil
+}
+
+// dialServer connects to the SPIRE server's API: its admin socket, or its
+// TCP port with the X509-SVID of the agent's workload API.
+func dialServer(socket, server, workloadSocket string) (*spireapi.Client, func(), error) {
+	if socket != "" {
+		api, err := spireapi.Dial(socket)
+		if err != nil {
+			return nil, nil, err
+		}
+		return api, func() { api.Close() }, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var opts []workloadapi.X509SourceOption
+	if workloadSocket != "" {
+		opts = append(opts, workloadapi.WithClientOptions(workloadapi.WithAddr(workloadSocket)))
+	}
+	source, err := workloadapi.NewX509Source(ctx, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("workload API: %w", err)
+	}
+	api, err := spireapi.DialTLS(server, source)
+	if err != nil {
+		source.Close()
+		return nil, nil, err
+	}
+	return api, func() { api.Close(); source.Close() }, nil
 }
 
 // parseTaint reads KEY=VALUE:EFFECT (VALUE may be empty).

@@ -35,7 +35,9 @@ func TestUsageAndInputErrors(t *testing.T) {
 	}{
 		{nil, cli.ExitUsage, "hwattest: the operator's tool for hardware-attested workload identity with SPIRE.\n\nUsage:\n  hwattest <command> [flags] [arguments]"},
 		{[]string{"attest"}, cli.ExitUsage, `hwattest: unknown command "attest" (commands: ek, ek-cas, evidence, reference, verify, report, provenance, claims, isolate; see hwattest help)`},
-		{[]string{"isolate"}, cli.ExitUsage, `hwattest isolate: --socket PATH is required`},
+		{[]string{"isolate"}, cli.ExitUsage, `hwattest isolate: give one of --socket PATH and --server ADDR`},
+		{[]string{"isolate", "--socket", "s", "--server", "127.0.0.1:8081", "--workload-socket", "w"}, cli.ExitUsage, `hwattest isolate: give one of --socket PATH and --server ADDR`},
+		{[]string{"isolate", "--socket", "s", "--workload-socket", "w"}, cli.ExitUsage, `hwattest isolate: --workload-socket needs --server`},
 		{[]string{"isolate", "--socket", "s", "--mode", "now", "--taint", "x", "--max-tainted", "0"}, cli.ExitUsage, `hwattest isolate: --mode "now": want report-only, dry-run or enforce; --taint "x": want KEY=VALUE:EFFECT; --max-tainted 0: want 1 to 100`},
 		{[]string{"isolate", "--socket", "s", "--taint", "a=b:Evict"}, cli.ExitUsage, `hwattest isolate: --taint "a=b:Evict": effect "Evict": want NoExecute, NoSchedule or PreferNoSchedule`},
 		{[]string{"isolate", "--socket", "s", "--listen", "0.0.0.0:8443"}, cli.ExitUsage, `hwattest isolate: --listen 0.0.0.0:8443 without --tls-cert: plain http only on a loopback address`},
