@@ -27,6 +27,7 @@ import (
 	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
 
 	"github.com/hwattest/hwattest/internal/logbuf"
+	"github.com/hwattest/hwattest/internal/pluginmetrics/metricstest"
 	"github.com/hwattest/hwattest/internal/provenancetest"
 	"github.com/hwattest/hwattest/workloadattestor/container"
 )
@@ -299,7 +300,7 @@ func TestProvenanceMetrics(t *testing.T) {
 			si := newSignedImage(t, provenancetest.GitHub("org/app"))
 			e := newEnv(t)
 			ctrd := e.runtime("/run/containerd/containerd.sock")
-			fm := &fakeMetrics{}
+			fm := &metricstest.Fake{}
 			client := new(workloadattestorv1.WorkloadAttestorPluginClient)
 			plugintest.ServeInBackground(t, plugintest.Config{
 				PluginServer:       workloadattestorv1.WorkloadAttestorPluginServer(e.plugin),
@@ -314,7 +315,7 @@ func TestProvenanceMetrics(t *testing.T) {
 			if _, err := client.Attest(context.Background(), &workloadattestorv1.AttestRequest{Pid: int32(pid)}); err != nil {
 				t.Fatal(err)
 			}
-			got := fm.wait(3, 1)
+			got, _ := fm.Wait(3, 1)
 			if !slices.Contains(got, tc.want) {
 				t.Errorf("counters %v, want %q among them", got, tc.want)
 			}

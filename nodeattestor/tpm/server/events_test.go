@@ -9,6 +9,7 @@ import (
 
 	"github.com/hwattest/hwattest/internal/logbuf"
 	"github.com/hwattest/hwattest/internal/nodeevents/nodeeventstest"
+	"github.com/hwattest/hwattest/internal/pluginmetrics/metricstest"
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 )
 
@@ -26,7 +27,7 @@ func TestNodeEvents(t *testing.T) {
 	writeFile(t, policyFile, genuine)
 	var logs logbuf.Buffer
 	caHCL := fmt.Sprintf("ek_ca_paths = [%q, %q]", sw.RootCAPath, sw.IssuerCAPath)
-	sc := serveServer(t, fmt.Sprintf("%s\npolicy_paths = [%q]\nevent_webhook \"isolate\" {\n  url = %q\n}", caHCL, filepath.Dir(policyFile), hook.URL), &logs, &fakeMetrics{})
+	sc := serveServer(t, fmt.Sprintf("%s\npolicy_paths = [%q]\nevent_webhook \"isolate\" {\n  url = %q\n}", caHCL, filepath.Dir(policyFile), hook.URL), &logs, &metricstest.Fake{})
 	_, ac := servePlugins(t, caHCL, fmt.Sprintf("tpm = %q\nevent_log_path = \"-\"", sw.Addr))
 
 	attrs, err := attest(t, sc, ac)
@@ -69,7 +70,7 @@ func TestNodeEvents(t *testing.T) {
 	// can send a copy of an EK certificate, so the event names the agent as
 	// claimed only, never as its subject.
 	ekHash := agentID[strings.LastIndex(agentID, "/")+1:]
-	sc = serveServer(t, fmt.Sprintf("%s\ndeny_ek_hashes = [%q]\nevent_webhook \"isolate\" {\n  url = %q\n}", caHCL, ekHash, hook.URL), &logs, &fakeMetrics{})
+	sc = serveServer(t, fmt.Sprintf("%s\ndeny_ek_hashes = [%q]\nevent_webhook \"isolate\" {\n  url = %q\n}", caHCL, ekHash, hook.URL), &logs, &metricstest.Fake{})
 	if _, err := attest(t, sc, ac); err == nil {
 		t.Fatal("denied EK accepted")
 	}

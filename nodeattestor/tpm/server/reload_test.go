@@ -18,13 +18,14 @@ import (
 	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
 
 	"github.com/hwattest/hwattest/internal/logbuf"
+	"github.com/hwattest/hwattest/internal/pluginmetrics/metricstest"
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/server"
 )
 
 // serveServer serves the server plugin configured with hcl, logging to logs
 // and reporting metrics to fm.
-func serveServer(t *testing.T, hcl string, logs *logbuf.Buffer, fm *fakeMetrics) *serverv1.NodeAttestorPluginClient {
+func serveServer(t *testing.T, hcl string, logs *logbuf.Buffer, fm *metricstest.Fake) *serverv1.NodeAttestorPluginClient {
 	t.Helper()
 	sc, scfg := new(serverv1.NodeAttestorPluginClient), new(configv1.ConfigServiceClient)
 	sp := server.New()
@@ -40,18 +41,6 @@ func serveServer(t *testing.T, hcl string, logs *logbuf.Buffer, fm *fakeMetrics)
 		t.Fatal(err)
 	}
 	return sc
-}
-
-func (f *fakeMetrics) count(counter string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.counters {
-		if c == counter {
-			n++
-		}
-	}
-	return n
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -80,7 +69,7 @@ func TestConfigFilesReload(t *testing.T) {
 	}
 	writeFile(t, policyFile, pcr7(false, zero))
 	var logs logbuf.Buffer
-	fm := &fakeMetrics{}
+	fm := &metricstest.Fake{}
 	sc := serveServer(t, fmt.Sprintf("ek_ca_paths = [%q]\npolicy_paths = [%q]", caDir, filepath.Dir(policyFile)), &logs, fm)
 	_, ac := servePlugins(t, fmt.Sprintf("ek_ca_paths = [%q]", caDir), fmt.Sprintf("tpm = %q\nevent_log_path = \"-\"", sw.Addr))
 	hasPolicy := func(step string, want bool) {
@@ -113,7 +102,7 @@ func TestConfigFilesReload(t *testing.T) {
 	writeFile(t, policyFile, strings.Replace(pcr7(true, zero), "required", "requird", 1))
 	hasPolicy("broken policy", false)
 	hasPolicy("broken policy, again", false)
-	if got := fm.count("tpm.reload source=policy_paths outcome=failed"); got != 1 {
+	if got := fm.Count("tpm.reload source=policy_paths outcome=failed"); got != 1 {
 		t.Errorf("failed policy reloads counted %d times, want 1", got)
 	}
 	if want := `Policy files not reloaded; the previous policies stay: error="policy_paths: ` + policyFile + `: unknown configuration key \"policy.pcr7.requird\"`; strings.Count(logs.String(), want) != 1 {
@@ -132,7 +121,7 @@ func TestConfigFilesReload(t *testing.T) {
 	// removing the issuer then refuses the node's EK chain.
 	writeFile(t, filepath.Join(caDir, "broken.pem"), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
 	hasPolicy("broken CA file", true)
-	if got := fm.count("tpm.reload source=ek_ca_paths outcome=failed"); got != 1 {
+	if got := fm.Count("tpm.reload source=ek_ca_paths outcome=failed"); got != 1 {
 		t.Errorf("failed CA reloads counted %d times, want 1", got)
 	}
 	if !strings.Contains(logs.String(), "EK CA files not reloaded; the previous CAs stay") {
@@ -167,7 +156,7 @@ func TestDeniedLineHasEKHash(t *testing.T) {
 	}
 	hash := attrs.SpiffeId[strings.LastIndex(attrs.SpiffeId, "/")+1:]
 	var logs logbuf.Buffer
-	sc = serveServer(t, cas+fmt.Sprintf("\ndeny_ek_hashes = [%q]", hash), &logs, &fakeMetrics{})
+	sc = serveServer(t, cas+fmt.Sprintf("\ndeny_ek_hashes = [%q]", hash), &logs, &metricstest.Fake{})
 	if _, err := attest(t, sc, ac); err == nil {
 		t.Fatal("a denied EK attested")
 	}

@@ -14,9 +14,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,8 +28,8 @@ import (
 	configv1 "github.com/spiffe/spire-plugin-sdk/proto/spire/service/common/config/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/hwattest/hwattest/internal/pluginmetrics/metricstest"
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 	"github.com/hwattest/hwattest/internal/tpmtest"
 	"github.com/hwattest/hwattest/nodeattestor/tpm/agent"
@@ -425,36 +423,9 @@ func noCertEKHash(t *testing.T, sw *swtpmtest.TPM) string {
 	return ek.Hash
 }
 
-// fakeMetrics records what the plugin reports through SPIRE's metrics
-// host service.
-type fakeMetrics struct {
-	metricsv1.UnimplementedMetricsServer
-	mu       sync.Mutex
-	counters []string
-	samples  int
-}
-
-func (f *fakeMetrics) IncrCounter(_ context.Context, r *metricsv1.IncrCounterRequest) (*emptypb.Empty, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s := strings.Join(r.Key, ".")
-	for _, l := range r.Labels {
-		s += " " + l.Name + "=" + l.Value
-	}
-	f.counters = append(f.counters, s)
-	return &emptypb.Empty{}, nil
-}
-
-func (f *fakeMetrics) AddSample(context.Context, *metricsv1.AddSampleRequest) (*emptypb.Empty, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.samples++
-	return &emptypb.Empty{}, nil
-}
-
 func TestMetrics(t *testing.T) {
 	sw := swtpmtest.Start(t, swtpmtest.Options{})
-	fm := &fakeMetrics{}
+	fm := &metricstest.Fake{}
 	sc, scfg := new(serverv1.NodeAttestorPluginClient), new(configv1.ConfigServiceClient)
 	sp := server.New()
 	plugintest.ServeInBackground(t, plugintest.Config{
@@ -479,22 +450,10 @@ func TestMetrics(t *testing.T) {
 	ss.Send(&serverv1.AttestRequest{Request: &serverv1.AttestRequest_Payload{Payload: []byte("{")}})
 	ss.Recv()
 	// The plugin records after it answered: wait for both.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		fm.mu.Lock()
-		n := fm.samples
-		fm.mu.Unlock()
-		if n >= 2 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	fm.mu.Lock()
-	defer fm.mu.Unlock()
-	sort.Strings(fm.counters)
+	counters, samples := fm.Wait(2, 2)
 	want := []string{"tpm.attestation outcome=refused reason=malformed", "tpm.attestation outcome=success reason="}
-	if fmt.Sprint(fm.counters) != fmt.Sprint(want) || fm.samples != 2 {
-		t.Errorf("counters %q, samples %d", fm.counters, fm.samples)
+	if fmt.Sprint(counters) != fmt.Sprint(want) || samples != 2 {
+		t.Errorf("counters %q, samples %d", counters, samples)
 	}
 }
 
