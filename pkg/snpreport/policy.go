@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/google/go-sev-guest/kds"
+
+	"github.com/hwattest/hwattest/pkg/namedpolicy"
 )
 
 // PolicyConfig is one `policy "<name>" { ... }` block of the sev_snp server
@@ -181,18 +183,11 @@ func (p *Policy) Evaluate(res *Result) []string {
 // EvaluatePolicies evaluates every policy and returns the names of those
 // satisfied (sorted) and the reasons a required policy failed.
 func EvaluatePolicies(policies []*Policy, res *Result) (satisfied, refused []string) {
-	for _, p := range policies {
-		fails := p.Evaluate(res)
-		switch {
-		case len(fails) == 0:
-			satisfied = append(satisfied, p.Name)
-		case p.Required:
-			refused = append(refused, fmt.Sprintf("policy %q: %s", p.Name, strings.Join(fails, "; ")))
-		}
-	}
-	sort.Strings(satisfied)
-	return satisfied, refused
+	return namedpolicy.Evaluate(policies, res)
 }
+
+// Named implements namedpolicy.Policy.
+func (p *Policy) Named() (string, bool) { return p.Name, p.Required }
 
 // TCBValues names the components of a TCB version as minimum_tcb does.
 func TCBValues(t kds.TCBParts) map[string]uint8 {

@@ -5,8 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
+
+	"github.com/hwattest/hwattest/pkg/namedpolicy"
 )
 
 // PolicyConfig is one `policy "<name>" { ... }` block of the tdx server
@@ -119,15 +120,8 @@ func (p *Policy) Evaluate(res *Result) []string {
 // EvaluatePolicies evaluates every policy and returns the names of those
 // satisfied (sorted) and the reasons a required policy failed.
 func EvaluatePolicies(policies []*Policy, res *Result) (satisfied, refused []string) {
-	for _, p := range policies {
-		fails := p.Evaluate(res)
-		switch {
-		case len(fails) == 0:
-			satisfied = append(satisfied, p.Name)
-		case p.Required:
-			refused = append(refused, fmt.Sprintf("policy %q: %s", p.Name, strings.Join(fails, "; ")))
-		}
-	}
-	sort.Strings(satisfied)
-	return satisfied, refused
+	return namedpolicy.Evaluate(policies, res)
 }
+
+// Named implements namedpolicy.Policy.
+func (p *Policy) Named() (string, bool) { return p.Name, p.Required }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hwattest/hwattest/internal/hclconf"
 	"github.com/hwattest/hwattest/internal/nodeevents"
+	"github.com/hwattest/hwattest/pkg/namedpolicy"
 	"github.com/hwattest/hwattest/pkg/snpreport"
 )
 
@@ -74,20 +75,8 @@ func buildConfig(text, trustDomain string) (*config, error) {
 			roots[line] = []*trust.AMDRootCerts{r}
 		}
 	}
-	var policies []*snpreport.Policy
-	names := make([]string, 0, len(c.Policies))
-	for n := range c.Policies {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		p, err := c.Policies[n].Compile(n)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		policies = append(policies, p)
-	}
+	policies, policyErrs := namedpolicy.Compile[snpreport.PolicyConfig, *snpreport.Policy](c.Policies)
+	errs = append(errs, policyErrs...)
 	webhooks, hookErrs := nodeevents.Compile(c.EventWebhooks)
 	errs = append(errs, hookErrs...)
 	if len(errs) > 0 {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/hwattest/hwattest/internal/nodeevents"
 	"github.com/hwattest/hwattest/internal/plugincfg"
 	"github.com/hwattest/hwattest/nodeattestor/tdx"
+	"github.com/hwattest/hwattest/pkg/namedpolicy"
 	"github.com/hwattest/hwattest/pkg/reportdata"
 	"github.com/hwattest/hwattest/pkg/tdxquote"
 )
@@ -72,20 +72,8 @@ func buildConfig(text, trustDomain string) (*config, error) {
 			errs = append(errs, fmt.Errorf("intel_root_path: %w", err))
 		}
 	}
-	names := make([]string, 0, len(c.Policies))
-	for n := range c.Policies {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var policies []*tdxquote.Policy
-	for _, n := range names {
-		p, err := c.Policies[n].Compile(n)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		policies = append(policies, p)
-	}
+	policies, policyErrs := namedpolicy.Compile[tdxquote.PolicyConfig, *tdxquote.Policy](c.Policies)
+	errs = append(errs, policyErrs...)
 	webhooks, hookErrs := nodeevents.Compile(c.EventWebhooks)
 	errs = append(errs, hookErrs...)
 	if len(errs) > 0 {
