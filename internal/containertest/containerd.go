@@ -20,7 +20,7 @@ type Containerd struct {
 	// Socket is its gRPC API's unix socket.
 	Socket string
 
-	d *daemon
+	d *Daemon
 }
 
 // StartContainerd starts containerd with everything under a new temporary
@@ -46,15 +46,14 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	}
 	c.d = startDaemon(tb, dir, "containerd", "containerd", "--config", path)
 	err := poll(containerdStartTimeout, func() error {
-		if c.d.exited() {
+		if c.d.Exited() {
 			return fmt.Errorf("containerd exited")
 		}
 		_, err := c.ctr("", "version")
 		return err
 	})
 	if err != nil {
-		b, _ := os.ReadFile(c.d.log)
-		tb.Fatalf("containerd did not start: %v\n%s", err, tail(b))
+		tb.Fatalf("containerd did not start: %v\n%s", err, c.d.LogTail())
 	}
 	return c
 }
@@ -66,7 +65,7 @@ func (c *Containerd) ctr(ns string, args ...string) (string, error) {
 	if ns != "" {
 		global = append(global, "--namespace", ns)
 	}
-	return run("ctr", append(global, args...)...)
+	return Run("ctr", append(global, args...)...)
 }
 
 // Ctr runs ctr in namespace ns and returns its output, failing the test on

@@ -68,10 +68,10 @@ const cleanupTimeout = 20 * time.Second
 // then the cgroups the cgroupfs manager left.
 func (p *Podman) removeContainers(tb testing.TB) {
 	err := poll(cleanupTimeout, func() error {
-		if _, err := run("podman", append(p.global, "rm", "--all", "--force", "--time", "0")...); err != nil {
+		if _, err := Run("podman", append(p.global, "rm", "--all", "--force", "--time", "0")...); err != nil {
 			return err
 		}
-		out, err := run("podman", append(p.global, "ps", "--all", "--quiet")...)
+		out, err := Run("podman", append(p.global, "ps", "--all", "--quiet")...)
 		if err == nil && strings.TrimSpace(out) != "" {
 			err = fmt.Errorf("containers left: %s", strings.Fields(out))
 		}
@@ -92,7 +92,7 @@ func (p *Podman) removeContainers(tb testing.TB) {
 // the test on error.
 func (p *Podman) Podman(tb testing.TB, args ...string) string {
 	tb.Helper()
-	out, err := run("podman", append(p.global, args...)...)
+	out, err := Run("podman", append(p.global, args...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -130,7 +130,7 @@ type Service struct {
 	// Socket is the path of its unix socket.
 	Socket string
 
-	d *daemon
+	d *Daemon
 }
 
 // Service runs `podman system service` (the Docker-compatible Engine API
@@ -142,7 +142,7 @@ func (p *Podman) Service(tb testing.TB) *Service {
 	d := startDaemon(tb, p.Dir, "podman-service", "podman", append(p.global, "system", "service", "--time=0", "unix://"+socket)...)
 	client := UnixClient(socket)
 	err := poll(serviceStartTimeout, func() error {
-		if d.exited() {
+		if d.Exited() {
 			return fmt.Errorf("podman system service exited")
 		}
 		resp, err := client.Get("http://podman/_ping")
@@ -156,11 +156,10 @@ func (p *Podman) Service(tb testing.TB) *Service {
 		return nil
 	})
 	if err != nil {
-		b, _ := os.ReadFile(d.log)
-		tb.Fatalf("podman system service did not start: %v\n%s", err, tail(b))
+		tb.Fatalf("podman system service did not start: %v\n%s", err, d.LogTail())
 	}
 	return &Service{Socket: socket, d: d}
 }
 
 // Stop stops the service (the containers go on running).
-func (s *Service) Stop() { s.d.stop() }
+func (s *Service) Stop() { s.d.Stop() }

@@ -21,7 +21,7 @@ const (
 	// logTail is how much of a log a failed test prints.
 	logTail = 16 << 10
 	// stopTimeout bounds the wait for a daemon to exit after SIGTERM.
-	stopTimeout = 10 * time.Second
+	stopTimeout = 15 * time.Second
 	// commandTimeout bounds one ctr or podman command.
 	commandTimeout = 2 * time.Minute
 )
@@ -62,81 +62,20 @@ func Dir(tb testing.TB, prefix string) string {
 	return d
 }
 
-// daemon is a child process logging to a file.
-type daemon struct {
-	name string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
+// Run runs bin with args to completion (at most two minutes) and returns
+// its standard output; the error quotes standard error.
+func Run(bin string, args ...string) (string, error) { return RunInput(nil, bin, args...) }
 
-// startDaemon runs bin until stop; its output goes to dir/name.log, which
-// the test prints when it failed.
-func startDaemon(tb testing.TB, dir, name, bin string, args ...string) *daemon {
-	tb.Helper()
-	logPath := filepath.Join(dir, name+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	// Dies with the test binary if that is killed before its cleanup.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		tb.Fatalf("start %s: %v", name, err)
-	}
-	d := &daemon{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		f.Close()
-		close(d.done)
-	}()
-	tb.Cleanup(func() {
-		d.stop()
-		if tb.Failed() {
-			b, _ := os.ReadFile(logPath)
-			tb.Logf("==== %s log (%s) ====\n%s", name, logPath, tail(b))
-		}
-	})
-	return d
-}
-
-// stop sends SIGTERM, then SIGKILL after stopTimeout.
-func (d *daemon) stop() {
-	select {
-	case <-d.done:
-		return
-	default:
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(stopTimeout):
-		_ = d.cmd.Process.Kill()
-		<-d.done
-	}
-}
-
-// exited reports whether the daemon has exited.
-func (d *daemon) exited() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// run runs bin with args to completion and returns its standard output;
-// the error quotes standard error.
-func run(bin string, args ...string) (string, error) {
+// RunInput is Run with stdin as the command's standard input.
+func RunInput(stdin []byte, bin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	err := cmd.Run()
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w: %s", filepath.Base(bin), strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))

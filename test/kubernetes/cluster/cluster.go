@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hwattest/hwattest/internal/containertest"
 	"github.com/hwattest/hwattest/internal/prereq"
 )
 
@@ -92,12 +93,12 @@ type Cluster struct {
 
 	bin        string
 	pki        *pki
-	etcd       *daemon
-	apiserver  *daemon
-	controller *daemon
-	scheduler  *daemon
-	containerd *daemon
-	kubelet    *daemon
+	etcd       *containertest.Daemon
+	apiserver  *containertest.Daemon
+	controller *containertest.Daemon
+	scheduler  *containertest.Daemon
+	containerd *containertest.Daemon
+	kubelet    *containertest.Daemon
 	sysctls    map[string][]byte
 	logDirMade bool
 	stopped    bool
@@ -449,14 +450,14 @@ state = %q
 		return err
 	}
 	err = poll(controlPlaneTimeout, func() error {
-		if c.containerd.exited() {
+		if c.containerd.Exited() {
 			return errors.New("exited")
 		}
 		_, err := c.ctr("version")
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("containerd not serving: %w\n%s", err, c.containerd.logTail())
+		return fmt.Errorf("containerd not serving: %w\n%s", err, c.containerd.LogTail())
 	}
 	return nil
 }
@@ -516,7 +517,7 @@ func (c *Cluster) startKubelet(p ports) error {
 		return err
 	}
 	err = poll(nodeReadyTimeout, func() error {
-		if c.kubelet.exited() {
+		if c.kubelet.Exited() {
 			return errors.New("kubelet exited")
 		}
 		out, err := c.kubectl(nil, "get", "node", NodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
@@ -529,7 +530,7 @@ func (c *Cluster) startKubelet(p ports) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%w\n==== kubelet log ====\n%s", err, c.kubelet.logTail())
+		return fmt.Errorf("%w\n==== kubelet log ====\n%s", err, c.kubelet.LogTail())
 	}
 	// Pods need their namespace's default service account, which the
 	// controller-manager creates.
@@ -563,9 +564,9 @@ func (c *Cluster) path(bin string) string { return filepath.Join(c.bin, bin) }
 func (c *Cluster) kubectl(stdin []byte, args ...string) (string, error) {
 	args = append([]string{"--kubeconfig=" + c.Kubeconfig, "--cache-dir=" + filepath.Join(c.Dir, "kubectl-cache")}, args...)
 	if stdin == nil {
-		return run(c.path("kubectl"), args...)
+		return containertest.Run(c.path("kubectl"), args...)
 	}
-	return runInput(stdin, c.path("kubectl"), args...)
+	return containertest.RunInput(stdin, c.path("kubectl"), args...)
 }
 
 // Kubectl runs kubectl as the cluster's administrator and returns its
@@ -608,14 +609,14 @@ func (c *Cluster) ApplyKustomization(tb testing.TB, dir string) string {
 // ctr runs ctr against the cluster's containerd in the namespace the CRI
 // uses (k8s.io).
 func (c *Cluster) ctr(args ...string) (string, error) {
-	return run("ctr", append([]string{"--address", c.ContainerdSocket, "--namespace", "k8s.io"}, args...)...)
+	return containertest.Run("ctr", append([]string{"--address", c.ContainerdSocket, "--namespace", "k8s.io"}, args...)...)
 }
 
 // Diagnostics returns what a failed test should show: pods, events and the
 // end of every component's log.
 func (c *Cluster) Diagnostics() string {
 	var b strings.Builder
-	if c.apiserver != nil && !c.apiserver.exited() {
+	if c.apiserver != nil && !c.apiserver.Exited() {
 		for _, args := range [][]string{
 			{"get", "nodes,pods", "-A", "-o", "wide"},
 			{"get", "events", "-A", "--sort-by=.lastTimestamp"},
@@ -624,9 +625,9 @@ func (c *Cluster) Diagnostics() string {
 			fmt.Fprintf(&b, "==== kubectl %s ====\n%s%v\n", strings.Join(args, " "), out, errOrEmpty(err))
 		}
 	}
-	for _, d := range []*daemon{c.etcd, c.apiserver, c.controller, c.scheduler, c.containerd, c.kubelet} {
+	for _, d := range []*containertest.Daemon{c.etcd, c.apiserver, c.controller, c.scheduler, c.containerd, c.kubelet} {
 		if d != nil {
-			fmt.Fprintf(&b, "==== %s log (%s) ====\n%s\n", d.name, d.log, d.logTail())
+			fmt.Fprintf(&b, "==== %s log (%s) ====\n%s\n", d.Name, d.Log, d.LogTail())
 		}
 	}
 	return b.String()
@@ -650,22 +651,22 @@ func (c *Cluster) Stop() error {
 	c.stopped = true
 	var errs []error
 	// Nothing may recreate pods while they are deleted.
-	c.controller.stop()
-	c.scheduler.stop()
-	if c.kubelet != nil && !c.kubelet.exited() && !c.apiserver.exited() {
+	c.controller.Stop()
+	c.scheduler.Stop()
+	if c.kubelet != nil && !c.kubelet.Exited() && !c.apiserver.Exited() {
 		if _, err := c.kubectl(nil, "delete", "pods", "--all", "--all-namespaces", "--grace-period=1",
 			"--timeout="+drainTimeout.String()); err != nil {
 			errs = append(errs, fmt.Errorf("delete pods: %w", err))
 		}
 	}
-	c.kubelet.stop()
-	c.containerd.stop()
+	c.kubelet.Stop()
+	c.containerd.Stop()
 	// The shims outlive containerd; they name its socket.
 	for _, pid := range processesNaming(c.ContainerdSocket) {
 		_ = killWait(pid)
 	}
-	c.apiserver.stop()
-	c.etcd.stop()
+	c.apiserver.Stop()
+	c.etcd.Stop()
 	if left := removeCgroups(c.CgroupRoot); len(left) > 0 {
 		errs = append(errs, fmt.Errorf("cgroups left: %s", strings.Join(left, " ")))
 	}
@@ -673,7 +674,7 @@ func (c *Cluster) Stop() error {
 		errs = append(errs, fmt.Errorf("mounts left: %s", strings.Join(left, " ")))
 	}
 	if linkExists(c.Bridge) {
-		if _, err := run("ip", "link", "delete", c.Bridge); err != nil {
+		if _, err := containertest.Run("ip", "link", "delete", c.Bridge); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,11 +9,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hwattest/hwattest/internal/containertest"
 )
 
 // caPool returns the cluster CA as a certificate pool.
@@ -32,13 +31,13 @@ func (c *Cluster) caPool() (*x509.CertPool, error) {
 
 // waitHTTP waits until url answers 200 (verifying its certificate against
 // roots when it is HTTPS) while d runs.
-func (c *Cluster) waitHTTP(d *daemon, url string, roots *x509.CertPool) error {
+func (c *Cluster) waitHTTP(d *containertest.Daemon, url string, roots *x509.CertPool) error {
 	client := &http.Client{
 		Timeout:   5 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
 	}
 	err := poll(controlPlaneTimeout, func() error {
-		if d.exited() {
+		if d.Exited() {
 			return errors.New("exited")
 		}
 		resp, err := client.Get(url)
@@ -53,16 +52,16 @@ func (c *Cluster) waitHTTP(d *daemon, url string, roots *x509.CertPool) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s not healthy: %w\n%s", d.name, err, d.logTail())
+		return fmt.Errorf("%s not healthy: %w\n%s", d.Name, err, d.LogTail())
 	}
 	return nil
 }
 
 // waitAPI waits until the API server answers "ok" on path as the
 // administrator.
-func (c *Cluster) waitAPI(d *daemon, path string) error {
+func (c *Cluster) waitAPI(d *containertest.Daemon, path string) error {
 	err := poll(controlPlaneTimeout, func() error {
-		if d.exited() {
+		if d.Exited() {
 			return errors.New("exited")
 		}
 		out, err := c.kubectl(nil, "get", "--raw", path)
@@ -75,22 +74,9 @@ func (c *Cluster) waitAPI(d *daemon, path string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s not ready: %w\n%s", d.name, err, d.logTail())
+		return fmt.Errorf("%s not ready: %w\n%s", d.Name, err, d.LogTail())
 	}
 	return nil
-}
-
-// runInput is run with stdin.
-func runInput(stdin []byte, bin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(stdin), &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("%s %s: %w: %s", filepath.Base(bin), strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.String(), nil
 }
 
 // killWait sends SIGKILL to pid and waits up to 5 s for it to be gone.
