@@ -47,6 +47,9 @@ func TestQuoteRefusals(t *testing.T) {
 		other.Nonce = bytes.Repeat([]byte{7}, tpmquote.NonceSize)
 		_, err := session.Verify(respond(t, s, &other))
 		wantRefusal(t, err, tpmquote.ReasonQuote, "tpmquote: quote: nonce does not match the challenge")
+		if session.Proven() {
+			t.Error("Proven() = true after a quote over another nonce")
+		}
 	})
 	t.Run("replayed response", func(t *testing.T) {
 		ch1, session1, s1 := run(t)
@@ -62,6 +65,9 @@ func TestQuoteRefusals(t *testing.T) {
 		_, session2, _ := run(t)
 		_, err = session2.Verify(old)
 		wantRefusal(t, err, tpmquote.ReasonActivation, "tpmquote: credential activation failed: the AK is not in the EK's TPM")
+		if session2.Proven() {
+			t.Error("Proven() = true after a failed credential activation")
+		}
 	})
 	t.Run("replayed quote with a fresh secret", func(t *testing.T) {
 		ch1, _, s1 := run(t)

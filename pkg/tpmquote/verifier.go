@@ -81,10 +81,22 @@ type Session struct {
 	nonce    []byte
 	pcrs     PCRSelection
 	ekChecks []Check
+	proven   bool
 }
 
 // EK returns the verified endorsement key of the session.
 func (s *Session) EK() *EK { return s.ek }
+
+// Proven reports whether Verify got as far as proving that the attester
+// holds the EK: the credential was activated and the quote is the AK's
+// signature over this session's nonce. Verify may still fail after that
+// (a boot or IMA log that does not replay to the quoted PCRs): that is a
+// refusal of a node known to be that EK's, not of a claim.
+func (s *Session) Proven() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proven
+}
 
 // Challenge verifies the EK and AK of att and returns a challenge for the
 // attester and the session that verifies its response. The secret and the
@@ -216,6 +228,9 @@ func (s *Session) verifyEvidence(resp *Response, res *Result) error {
 	if err := s.verifyQuote(resp, res); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.proven = true
+	s.mu.Unlock()
 	if len(resp.EventLog) > 0 {
 		boot, err := replayBootLog(resp.EventLog, res.PCRs, s.v.allowSHA1, s.v.secureBoot)
 		if err != nil {

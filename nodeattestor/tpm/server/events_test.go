@@ -78,4 +78,18 @@ func TestNodeEvents(t *testing.T) {
 	if denied := nodeeventstest.Data(t, events[5]); len(events) != 6 || events[5].Subject() != "" || denied.AgentID != "" || denied.ClaimedAgentID != agentID || denied.Reason != "ek_denied" {
 		t.Errorf("denied EK event: %v %+v", events[5], denied)
 	}
+
+	// A boot log that does not replay to the quoted PCRs (the TPM's PCRs
+	// changed since the boot the log records) is refused after the quote
+	// proved the node holds the EK: the refusal names the agent, so
+	// hwattest isolate acts on it.
+	sc = serveServer(t, fmt.Sprintf("%s\nevent_webhook \"isolate\" {\n  url = %q\n}", caHCL, hook.URL), &logs, &metricstest.Fake{})
+	_, ac = servePlugins(t, caHCL, fmt.Sprintf("tpm = %q\nevent_log_path = %q", sw.Addr, "../../../pkg/tpmquote/testdata/eventlogs/keylime_binary_bios_measurements_secureboot.bin"))
+	if _, err := attest(t, sc, ac); err == nil {
+		t.Fatal("a boot log that does not replay was accepted")
+	}
+	events = hook.Wait(t, 7)
+	if replay := nodeeventstest.Data(t, events[6]); len(events) != 7 || events[6].Subject() != agentID || replay.AgentID != agentID || replay.Reason != "eventlog_replay" {
+		t.Errorf("log replay refusal event: %v %+v", events[6], replay)
+	}
 }

@@ -139,7 +139,7 @@ type attempt struct {
 	policies policySet
 
 	ekHash    string   // once the EK is known
-	proven    bool     // the quote verified: the node holds that EK
+	proven    bool     // credential activated and quote verified: the node holds that EK
 	agentID   string   // on success
 	satisfied []string // policies passed
 	failed    []string // report-only policies failed, with why
@@ -186,10 +186,12 @@ func (p *Plugin) attest(stream nodeattestorv1.NodeAttestor_AttestServer, c *conf
 		return refusal(err)
 	}
 	res, err := session.Verify(resp)
+	// A node whose logs do not replay after its quote verified is that
+	// EK's node: its refusal names the agent.
+	a.proven = session.Proven()
 	if err != nil {
 		return refusal(err)
 	}
-	a.proven = true
 	out := policy.EvaluateAll(a.policies.policies, res)
 	a.satisfied, a.failed = out.Satisfied, out.Failed
 	if len(out.Refused) > 0 {
