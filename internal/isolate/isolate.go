@@ -102,6 +102,7 @@ func (c *Controller) HandleEvent(e event.Event) {
 		c.log.Warn("Node event ignored: its data does not name its subject", "type", e.Type(), "subject", agent)
 		return
 	}
+	c.log.Info("Node event received", "type", e.Type(), "agent_id", agent, "reason", n.Reason)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch e.Type() {
