@@ -30,11 +30,12 @@ var agentIDPattern = regexp.MustCompile(`spiffe://example\.org/spire/agent/tpm/[
 // TestSPIREOnKubernetes deploys SPIRE with hwattest's plugins from
 // examples/kubernetes (the test overlay, applied unchanged through a
 // kustomization that adds only this run's values), lets the agent attest its
-// node with the tpm plugin on swtpm, and checks that a workload pod gets an
+// node with the tpm plugin on swtpm holding a replayed real boot log, and checks that a workload pod gets an
 // X509-SVID from an entry that combines SPIRE's k8s attestor (namespace,
 // service account), hwattest's container attestor (image ID) and the node's
 // TPM policy (a node alias on tpm:policy:genuine), while a pod of another
-// image in the same namespace and service account gets none.
+// image in the same namespace and service account gets none. Then it runs
+// the isolation loop (testIsolation) on that cluster.
 func TestSPIREOnKubernetes(t *testing.T) {
 	c := cluster.Start(t)
 	spireServer, spireAgent := harness.SPIRE(t)
@@ -72,13 +73,18 @@ func TestSPIREOnKubernetes(t *testing.T) {
 			Entrypoint: []string{bin[1], "run"},
 		})
 	}
-	plugins := buildPlugins(t, "nodeattestor-tpm-server", "nodeattestor-tpm-agent", "workloadattestor-container")
+	bins := buildCommands(t, "./cmd/nodeattestor-tpm-server", "./cmd/nodeattestor-tpm-agent",
+		"./cmd/workloadattestor-container", "./cmd/hwattest", "./examples/quickstart/bootreplay")
 	pluginFiles := map[string][]byte{"/bin/cp": podbin}
-	for name, b := range plugins {
-		pluginFiles["/plugins/"+name] = b
+	for _, name := range []string{"nodeattestor-tpm-server", "nodeattestor-tpm-agent", "workloadattestor-container"} {
+		pluginFiles["/plugins/"+name] = bins[name]
 	}
 	c.ImportImage(t, "hwattest.test/hwattest-plugins:dev", cluster.ImageOptions{
 		Files: pluginFiles, Executable: slices.Collect(maps.Keys(pluginFiles)),
+	})
+	c.ImportImage(t, "hwattest.test/hwattest:dev", cluster.ImageOptions{
+		Files: map[string][]byte{"/hwattest": bins["hwattest"]}, Executable: []string{"/hwattest"},
+		Entrypoint: []string{"/hwattest"},
 	})
 	workload := c.ImportImage(t, "hwattest.test/workload:1", cluster.ImageOptions{
 		Files: map[string][]byte{"/podbin": podbin}, Executable: []string{"/podbin"},
@@ -100,6 +106,11 @@ func TestSPIREOnKubernetes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The node's boot: a real machine's UEFI log (secure boot on) replayed
+	// into swtpm, and the log where the agent reads it.
+	securityfs := filepath.Join(c.Dir, "securityfs")
+	boot := newBootReplay(t, c, tpm, bins["bootreplay"], securityfs)
+	boot.replay(t)
 	sockets := filepath.Join(c.Dir, "agent-sockets")
 	if err := os.MkdirAll(sockets, 0o755); err != nil {
 		t.Fatal(err)
@@ -151,6 +162,12 @@ patches:
                     value: %q
                   - name: KUBERNETES_SERVICE_PORT
                     value: "%d"
+              - name: hwattest-isolate
+                env:
+                  - name: KUBERNETES_SERVICE_HOST
+                    value: %q
+                  - name: KUBERNETES_SERVICE_PORT
+                    value: "%d"
   - patch: |
       apiVersion: apps/v1
       kind: DaemonSet
@@ -177,9 +194,12 @@ patches:
               - name: containerd-socket
                 hostPath:
                   path: %s
-`, overlay, sum(plugins["nodeattestor-tpm-server"]), sum(plugins["nodeattestor-tpm-agent"]),
-			sum(plugins["workloadattestor-container"]), c.NodeIP.String(), c.APIServerPort,
-			serverAddress, c.KubeletPort, sockets, tpm.Dir, c.ContainerdSocket)
+              - name: securityfs
+                hostPath:
+                  path: %s
+`, overlay, sum(bins["nodeattestor-tpm-server"]), sum(bins["nodeattestor-tpm-agent"]),
+			sum(bins["workloadattestor-container"]), c.NodeIP.String(), c.APIServerPort, c.NodeIP.String(), c.APIServerPort,
+			serverAddress, c.KubeletPort, sockets, tpm.Dir, c.ContainerdSocket, securityfs)
 		if err := os.WriteFile(filepath.Join(kdir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -220,8 +240,10 @@ patches:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(show, "tpm:policy:genuine") {
-		t.Fatalf("agent %s lacks tpm:policy:genuine:\n%s", agentID, show)
+	for _, want := range []string{"tpm:policy:genuine", "tpm:policy:secureboot"} {
+		if !strings.Contains(show, want) {
+			t.Fatalf("agent %s lacks %s:\n%s", agentID, want, show)
+		}
 	}
 	t.Logf("spire-server agent show (in pod spire-server-0):\n%s", show)
 
@@ -273,19 +295,19 @@ spec:
 		t.Errorf("pod of another image: %s, %q; want Failed with an error (no SVID)", phase, log)
 	}
 	t.Logf("pod other: %s: %s", phase, log)
+
+	t.Run("isolation", func(t *testing.T) { testIsolation(t, c, boot, agentID) })
 }
 
-// buildPlugins builds the named commands under cmd/ statically (they run in
-// an image with no libraries) and returns their contents.
-func buildPlugins(t *testing.T, names ...string) map[string][]byte {
+// buildCommands builds the commands in the named packages (paths from the
+// repository's root) statically, as they run in images with no libraries,
+// and returns their contents by command name.
+func buildCommands(t *testing.T, pkgs ...string) map[string][]byte {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	dir := t.TempDir()
-	args := []string{"build", "-trimpath", "-o", dir + "/"}
-	for _, n := range names {
-		args = append(args, "./cmd/"+n)
-	}
+	args := append([]string{"build", "-trimpath", "-o", dir + "/"}, pkgs...)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -293,7 +315,8 @@ func buildPlugins(t *testing.T, names ...string) map[string][]byte {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	out := map[string][]byte{}
-	for _, n := range names {
+	for _, pkg := range pkgs {
+		n := filepath.Base(pkg)
 		b, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
 			t.Fatal(err)
