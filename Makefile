@@ -3,9 +3,10 @@
 #   make demo   end-to-end attestation: a software TPM (or /dev/tpmrm0 when present),
 #               real SPIRE server and agent with our plugins, a workload SVID
 #   make test   install what the tests need (or say what is missing), build SPIRE
-#               v1.13.3 once (cached), then go vet and every test with the race
-#               detector: unit tests, fuzz seed corpora, and the integration suite
-#               against real SPIRE, swtpm and PostgreSQL
+#               v1.13.3 and Kubernetes v1.33.1 once (cached), then go vet and every
+#               test with the race detector: unit tests, fuzz seed corpora, and the
+#               integration suite against real SPIRE, swtpm and PostgreSQL; then the
+#               cluster tests (test-k8s)
 #   make fuzz   run every fuzz target for FUZZTIME (default 60s) each
 #   make bench  the verification benchmark against its crypto floor
 #   make load   the load generator against a real SPIRE server on PostgreSQL
@@ -13,9 +14,9 @@
 #               LOAD_DB=postgres|sqlite, LOAD_AGENT_TTL, LOAD_SERVERS,
 #               LOAD_REPORT; test/load/README.md)
 #   make deps   install the system packages the tests need (Debian, as root)
-#   make test-k8s  the cluster tests: a real single-node Kubernetes v1.33.1 built
-#               once from the module proxy (cached like SPIRE; a long cold build),
-#               not yet part of make test
+#   make test-k8s  the cluster tests alone: a real single-node Kubernetes v1.33.1
+#               built once from the module proxy (cached like SPIRE; a long cold
+#               build)
 
 SHELL    := /bin/bash
 GO       ?= go
@@ -26,7 +27,9 @@ FUZZMINIMIZETIME ?= 10s
 
 .PHONY: test vet unit fuzz bench load deps demo spire k8s test-k8s
 
-test: deps vet unit
+# The cluster tests run after the others, not beside them: on two cores a
+# cluster next to the race-detector suite would time both out.
+test: deps vet unit test-k8s
 
 vet:
 	$(GO) vet ./...
@@ -41,7 +44,8 @@ spire:
 
 # The cluster tests find Kubernetes through HWATTEST_K8S_BIN; k8s-bin builds
 # kube-apiserver, kubelet, kube-controller-manager, kube-scheduler, kubectl and
-# etcd into ~/.cache/hwattest on the first run only. Without it they skip.
+# etcd into ~/.cache/hwattest on the first run only. Without it they skip (so
+# they skip under `unit`, and run in test-k8s).
 k8s:
 	@./test/kubernetes/k8s-bin
 
