@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hwattest/hwattest/internal/provenancetest"
 	"github.com/hwattest/hwattest/internal/swtpmtest"
 	"github.com/hwattest/hwattest/test/integration/harness"
 	"github.com/hwattest/hwattest/test/kubernetes/cluster"
@@ -30,12 +31,14 @@ var agentIDPattern = regexp.MustCompile(`spiffe://example\.org/spire/agent/tpm/[
 // TestSPIREOnKubernetes deploys SPIRE with hwattest's plugins from
 // examples/kubernetes (the test overlay, applied unchanged through a
 // kustomization that adds only this run's values), lets the agent attest its
-// node with the tpm plugin on swtpm holding a replayed real boot log, and checks that a workload pod gets an
-// X509-SVID from an entry that combines SPIRE's k8s attestor (namespace,
-// service account), hwattest's container attestor (image ID) and the node's
-// TPM policy (a node alias on tpm:policy:genuine), while a pod of another
-// image in the same namespace and service account gets none. Then it runs
-// the isolation loop (testIsolation) on that cluster.
+// node with the tpm plugin on swtpm holding a replayed real boot log, and
+// checks that a workload pod gets an X509-SVID from an entry that combines
+// SPIRE's k8s attestor (namespace, service account), hwattest's container
+// attestor (image ID, and provenance signed by the expected workflow) and
+// the node's TPM policy (a node alias on tpm:policy:genuine), while a pod of
+// an image without provenance, in the same namespace and service account,
+// gets none from the same kind of entry. Then it runs the isolation loop
+// (testIsolation) on that cluster.
 func TestSPIREOnKubernetes(t *testing.T) {
 	c := cluster.Start(t)
 	spireServer, spireAgent := harness.SPIRE(t)
@@ -90,10 +93,17 @@ func TestSPIREOnKubernetes(t *testing.T) {
 		Files: map[string][]byte{"/podbin": podbin}, Executable: []string{"/podbin"},
 		Entrypoint: []string{"/podbin", "svid"}, Labels: map[string]string{"workload": "1"},
 	})
-	c.ImportImage(t, "hwattest.test/other:1", cluster.ImageOptions{
+	other := c.ImportImage(t, "hwattest.test/other:1", cluster.ImageOptions{
 		Files: map[string][]byte{"/podbin": podbin}, Executable: []string{"/podbin"},
 		Entrypoint: []string{"/podbin", "svid"}, Labels: map[string]string{"workload": "other"},
 	})
+
+	// The workload image's provenance: a SLSA statement about the digest
+	// containerd holds for it, signed by this run's Sigstore as a GitHub
+	// workflow of org/app, in the bundle directory the agent reads.
+	provDir := filepath.Join(c.Dir, "provenance")
+	workloadDigest := c.ImageDigest(t, "hwattest.test/workload:1")
+	writeProvenance(t, provDir, workloadDigest)
 
 	// This run's values: checksums, swtpm's EK CA chain, host paths and
 	// addresses.
@@ -197,9 +207,12 @@ patches:
               - name: securityfs
                 hostPath:
                   path: %s
+              - name: hwattest-provenance
+                hostPath:
+                  path: %s
 `, overlay, sum(bins["nodeattestor-tpm-server"]), sum(bins["nodeattestor-tpm-agent"]),
 			sum(bins["workloadattestor-container"]), c.NodeIP.String(), c.APIServerPort, c.NodeIP.String(), c.APIServerPort,
-			serverAddress, c.KubeletPort, sockets, tpm.Dir, c.ContainerdSocket, securityfs)
+			serverAddress, c.KubeletPort, sockets, tpm.Dir, c.ContainerdSocket, securityfs, provDir)
 		if err := os.WriteFile(filepath.Join(kdir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +267,12 @@ patches:
 	mustSpire(t, c, "entry", "create", "-parentID", "spiffe://example.org/node/tpm-genuine",
 		"-spiffeID", "spiffe://example.org/workload/hello",
 		"-selector", "k8s:ns:default", "-selector", "k8s:sa:default",
-		"-selector", "container:image_id:"+workload.ConfigDigest)
+		"-selector", "container:image_id:"+workload.ConfigDigest, "-selector", "container:provenance:ci")
+	// The same for the other image, whose provenance nobody signed.
+	mustSpire(t, c, "entry", "create", "-parentID", "spiffe://example.org/node/tpm-genuine",
+		"-spiffeID", "spiffe://example.org/workload/other",
+		"-selector", "k8s:ns:default", "-selector", "k8s:sa:default",
+		"-selector", "container:image_id:"+other.ConfigDigest, "-selector", "container:provenance:ci")
 
 	runWorkload := func(name, image, timeout string) (phase, log string) {
 		c.Apply(t, []byte(fmt.Sprintf(`apiVersion: v1
@@ -289,14 +307,50 @@ spec:
 	if phase != "Succeeded" || log != "ok spiffe://example.org/workload/hello" {
 		t.Errorf("workload pod: %s, %q; want Succeeded, %q", phase, log, "ok spiffe://example.org/workload/hello")
 	}
-	t.Logf("pod workload (image ID %s): %s: %s", workload.ConfigDigest, phase, log)
+	t.Logf("pod workload (image ID %s, digest %s, provenance ci): %s: %s", workload.ConfigDigest, workloadDigest, phase, log)
 	phase, log = runWorkload("other", "hwattest.test/other:1", "15s")
 	if phase != "Failed" || !strings.HasPrefix(log, "error ") {
-		t.Errorf("pod of another image: %s, %q; want Failed with an error (no SVID)", phase, log)
+		t.Errorf("pod of an image without provenance: %s, %q; want Failed with an error (no SVID)", phase, log)
 	}
 	t.Logf("pod other: %s: %s", phase, log)
+	agentLog, _ := kubectl(c, "logs", "-n", "spire", "daemonset/spire-agent", "-c", "spire-agent")
+	checks := grepLines(agentLog, "Image provenance checked")
+	if !strings.Contains(checks, workloadDigest) {
+		t.Errorf("the agent logged no provenance check of %s:\n%s", workloadDigest, checks)
+	}
+	t.Logf("the agent's provenance checks:\n%s", checks)
 
 	t.Run("isolation", func(t *testing.T) { testIsolation(t, c, boot, agentID) })
+}
+
+// writeProvenance writes, under dir, a trusted_root.json of a new test
+// Sigstore and, in the bundle directory layout
+// (bundles/sha256-<hex>/*.json), its signed SLSA provenance of the image
+// whose manifest digest is digest.
+func writeProvenance(t *testing.T, dir, digest string) {
+	t.Helper()
+	sig, err := provenancetest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hexDigest := strings.TrimPrefix(digest, "sha256:")
+	bundleDir := filepath.Join(dir, "bundles", "sha256-"+hexDigest)
+	if err := os.MkdirAll(bundleDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := sig.WriteTrustedRoot(filepath.Join(dir, "trusted_root.json")); err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := sig.Attest(provenancetest.GitHub("org/app"), provenancetest.Statement(hexDigest,
+		"https://slsa.dev/provenance/v1", provenancetest.SLSA(
+			"https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0",
+			"https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1")), provenancetest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundleDir, "provenance.sigstore.json"), bundle, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // buildCommands builds the commands in the named packages (paths from the

@@ -77,6 +77,28 @@ func (c *Cluster) ImportImage(tb testing.TB, ref string, opts ImageOptions) Imag
 	return img
 }
 
+// ImageDigest returns the digest of the manifest containerd holds for ref,
+// the digest the container attestor reports as container:image_digest.
+// An imported image's manifest is containerd's, not the one Build made,
+// so its digest is asked for, not computed.
+func (c *Cluster) ImageDigest(tb testing.TB, ref string) string {
+	tb.Helper()
+	out, err := c.ctr("images", "ls", "name=="+ref)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// REF TYPE DIGEST SIZE PLATFORMS LABELS
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		tb.Fatalf("ctr images ls name==%s: %q", ref, out)
+	}
+	f := strings.Fields(lines[1])
+	if len(f) < 3 || f[0] != ref || !strings.HasPrefix(f[2], "sha256:") {
+		tb.Fatalf("ctr images ls name==%s: %q", ref, out)
+	}
+	return f[2]
+}
+
 // HostExecutable returns the files an image needs to run the host's
 // executable at path as dest: the executable and, for a dynamically linked
 // one, the shared libraries and loader ldd lists, at their host paths.
