@@ -50,7 +50,8 @@ var (
 // TestDocsHCL: every HCL sample in docs/ uses only keys the plugins know.
 // A plugin stanza's plugin_data is decoded as the plugin decodes it (SPIRE
 // hands it over printed back to text); a plugin_data_file sample (a block
-// starting "# /etc/spire/tpm-server.hcl") as the server plugin's; policy
+// starting "# /etc/spire/tpm-server.hcl", or "# tpm.hcl" as the Kubernetes
+// ConfigMap key names it) as the server plugin's; policy
 // blocks as policy files. Values are not checked: paths and hashes in docs
 // are placeholders. Excerpts, marked by a "..." line, are skipped.
 func TestDocsHCL(t *testing.T) {
@@ -82,7 +83,7 @@ func TestDocsHCL(t *testing.T) {
 }
 
 func checkSample(text string) error {
-	if strings.HasPrefix(text, "# /etc/spire/tpm-server.hcl") {
+	if strings.HasPrefix(text, "# /etc/spire/tpm-server.hcl") || strings.HasPrefix(text, "# tpm.hcl") {
 		return joined(hclconf.Decode(text, new(server.Config)))
 	}
 	file, err := hcl.Parse(text)
