@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -22,9 +23,6 @@ import (
 
 	"github.com/hwattest/hwattest/internal/nodeevents"
 )
-
-// AnnotationAgentID names a node's agent.
-const AnnotationAgentID = "hwattest.io/agent-id"
 
 // DefaultTaint is the taint of a failed node.
 var DefaultTaint = corev1.Taint{Key: "hwattest.io/attestation", Value: "failed", Effect: corev1.TaintEffectNoExecute}
@@ -60,6 +58,13 @@ type Config struct {
 	MaxTainted float64
 	// Out receives dry-run lines.
 	Out io.Writer
+	// Bindings names each managed node's agent (NewBindings); a node it
+	// does not name is left alone.
+	Bindings Bindings
+	// Marks keeps the refusals acted on beyond this process (NewMarks);
+	// nil keeps them in memory only, so a restarted controller forgets
+	// them and judges refused nodes by SPIRE's agent list alone.
+	Marks Marks
 }
 
 // Controller decides and applies.
@@ -70,8 +75,17 @@ type Controller struct {
 	log    hclog.Logger
 	now    func() time.Time
 
-	mu      sync.Mutex
-	refused map[string]string // agent ID -> why, until it attests again
+	mu       sync.Mutex
+	pending  map[string]refusal   // agent ID -> refusal not yet made a mark
+	attested map[string]time.Time // agent ID -> its latest attested event with every required policy
+	marks    map[string]Mark      // node -> mark, when cfg.Marks is nil
+}
+
+// refusal is a refused or drift event, until the next reconciliation makes
+// it a mark on the agent's node.
+type refusal struct {
+	why string
+	at  time.Time
 }
 
 // New returns a controller.
@@ -85,13 +99,15 @@ func New(cfg Config, agents Agents, nodes Nodes, log hclog.Logger) *Controller {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
-	return &Controller{cfg: cfg, agents: agents, nodes: nodes, log: log, now: time.Now, refused: map[string]string{}}
+	return &Controller{cfg: cfg, agents: agents, nodes: nodes, log: log, now: time.Now,
+		pending: map[string]refusal{}, attested: map[string]time.Time{}, marks: map[string]Mark{}}
 }
 
 // HandleEvent takes a node event: a refusal or drift of an agent that proved
-// its identity marks it failed until an attested event clears it. Events
-// without a subject (the agent was only claimed) are ignored: anyone could
-// have sent that EK.
+// its identity marks its node failed until the agent attests again (an
+// attested event with every required policy, or a new SVID in SPIRE's
+// list). Events without a subject (the agent was only claimed) are
+// ignored: anyone could have sent that EK.
 func (c *Controller) HandleEvent(e event.Event) {
 	agent := e.Subject()
 	if agent == "" {
@@ -105,16 +121,22 @@ func (c *Controller) HandleEvent(e event.Event) {
 	c.log.Info("Node event received", "type", e.Type(), "agent_id", agent, "reason", n.Reason)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	at := e.Time()
 	switch e.Type() {
 	case nodeevents.TypeRefused:
-		c.refused[agent] = fmt.Sprintf("refused at %s (%s): %s", e.Time().UTC().Format(time.RFC3339), n.Reason, n.Error)
+		c.pending[agent] = refusal{fmt.Sprintf("refused at %s (%s): %s", at.UTC().Format(time.RFC3339), n.Reason, n.Error), at}
 	case nodeevents.TypeDrift:
 		if lost := c.requiredIn(n.Lost); len(lost) > 0 {
-			c.refused[agent] = fmt.Sprintf("lost required policies %s at %s", strings.Join(lost, ", "), e.Time().UTC().Format(time.RFC3339))
+			c.pending[agent] = refusal{fmt.Sprintf("lost required policies %s at %s", strings.Join(lost, ", "), at.UTC().Format(time.RFC3339)), at}
 		}
 	case nodeevents.TypeAttested:
 		if len(c.requiredIn(n.Policies)) == len(c.cfg.RequiredPolicies) {
-			delete(c.refused, agent)
+			if p, ok := c.pending[agent]; ok && !at.Before(p.at) {
+				delete(c.pending, agent)
+			}
+			if at.After(c.attested[agent]) {
+				c.attested[agent] = at
+			}
 		}
 	}
 }
@@ -137,6 +159,8 @@ type Decision struct {
 	Reason string
 	// Tainted says the node carries the taint now.
 	Tainted bool
+
+	serial string // the agent's SVID serial number, when listed
 }
 
 // Reconcile reads SPIRE's agents and the nodes, decides, and applies what
@@ -150,7 +174,34 @@ func (c *Controller) Reconcile(ctx context.Context) ([]Decision, error) {
 	if err != nil {
 		return nil, fmt.Errorf("isolate: list nodes: %w", err)
 	}
-	decisions := c.decide(nodes, agents)
+	var bindings map[string]string
+	if c.cfg.Bindings != nil {
+		if bindings, err = c.cfg.Bindings.Load(ctx); err != nil {
+			return nil, fmt.Errorf("%w (nothing changed)", err)
+		}
+	}
+	marks := map[string]Mark{}
+	if c.cfg.Marks != nil {
+		if marks, err = c.cfg.Marks.Load(ctx); err != nil {
+			return nil, fmt.Errorf("%w (nothing changed)", err)
+		}
+	}
+	c.mu.Lock()
+	if !c.storesMarks() {
+		maps.Copy(marks, c.marks)
+	}
+	c.mu.Unlock()
+	decisions, changes, consumed := c.decide(nodes, bindings, agents, marks)
+	if err := c.storeMarks(ctx, changes); err != nil {
+		return decisions, err
+	}
+	c.mu.Lock()
+	for id, at := range consumed {
+		if p, ok := c.pending[id]; ok && p.at.Equal(at) {
+			delete(c.pending, id)
+		}
+	}
+	c.mu.Unlock()
 	failed := 0
 	for _, d := range decisions {
 		if d.Failed {
@@ -163,11 +214,24 @@ func (c *Controller) Reconcile(ctx context.Context) ([]Decision, error) {
 		c.log.Error("Not tainting: more managed nodes failed than max_tainted allows; check SPIRE before the nodes", "failed", failed, "managed", len(decisions), "max_tainted", limit)
 	}
 	var errs []error
+	var fresh map[string]Mark
 	for _, d := range decisions {
 		switch {
 		case d.Failed && !d.Tainted && !overLimit:
 			errs = append(errs, c.apply(ctx, d, true))
 		case !d.Failed && d.Tainted:
+			// Another controller (beside another SPIRE server) may have
+			// marked the node since the marks were read: read them again
+			// before lifting a taint.
+			if c.storesMarks() && fresh == nil {
+				if fresh, err = c.cfg.Marks.Load(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("%w (no taint lifted)", err))
+					return decisions, errors.Join(errs...)
+				}
+			}
+			if m, ok := fresh[d.Node]; ok && m.AgentID == d.AgentID && m.Serial == d.serial {
+				continue
+			}
 			errs = append(errs, c.apply(ctx, d, false))
 		}
 	}
@@ -194,35 +258,81 @@ func (c *Controller) listAgents(ctx context.Context) (map[string]*types.Agent, e
 	return nil, errors.New("isolate: list SPIRE agents: too many pages")
 }
 
-func (c *Controller) decide(nodes []corev1.Node, agents map[string]*types.Agent) []Decision {
-	claims := map[string][]string{} // agent ID -> nodes naming it
+// storesMarks says the marks are kept in cfg.Marks: in enforce mode. In
+// the other modes, which change nothing outside, they are kept in memory
+// over those cfg.Marks holds.
+func (c *Controller) storesMarks() bool { return c.cfg.Marks != nil && c.cfg.Mode == Enforce }
+
+// storeMarks keeps the marks' changes.
+func (c *Controller) storeMarks(ctx context.Context, changes map[string]*Mark) error {
+	if !c.storesMarks() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for node, m := range changes {
+			if m == nil {
+				delete(c.marks, node)
+			} else {
+				c.marks[node] = *m
+			}
+		}
+		return nil
+	}
+	if err := c.cfg.Marks.Store(ctx, changes); err != nil {
+		return fmt.Errorf("%w (nodes left as they are)", err)
+	}
+	return nil
+}
+
+// decide judges each managed node and returns the changes to the marks (a
+// refusal event becomes its node's mark; a mark whose agent attested since,
+// with a new SVID serial or a later attested event, goes) and the refusal
+// events it consumed, to forget once the changes are kept.
+func (c *Controller) decide(nodes []corev1.Node, bindings map[string]string, agents map[string]*types.Agent, marks map[string]Mark) ([]Decision, map[string]*Mark, map[string]time.Time) {
+	claims := map[string][]string{} // agent ID -> nodes bound to it
 	for _, n := range nodes {
-		if id := n.Annotations[AnnotationAgentID]; id != "" {
+		if id := bindings[n.Name]; id != "" {
 			claims[id] = append(claims[id], n.Name)
 		}
 	}
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	changes := map[string]*Mark{}
+	managed := map[string]bool{}
 	var out []Decision
 	for _, n := range nodes {
-		id := n.Annotations[AnnotationAgentID]
+		id := bindings[n.Name]
 		if id == "" {
 			continue
 		}
+		managed[n.Name] = true
 		d := Decision{Node: n.Name, AgentID: id, Tainted: hasTaint(n, c.cfg.Taint)}
 		a := agents[id]
+		d.serial = a.GetX509SvidSerialNumber()
+		mark, marked := marks[n.Name]
+		if p, ok := c.pending[id]; ok && a != nil && (!marked || mark.AgentID != id || p.at.After(mark.At)) {
+			mark, marked = Mark{AgentID: id, Serial: a.GetX509SvidSerialNumber(), At: p.at, Reason: p.why}, true
+			changes[n.Name] = &mark
+		}
+		// A mark holds while the agent keeps the SVID it was refused with
+		// and no later attested event came.
+		if marked && !(a != nil && mark.AgentID == id && mark.Serial == a.GetX509SvidSerialNumber() && !c.attested[id].After(mark.At)) {
+			marked = false
+			changes[n.Name] = nil
+		}
 		switch {
+		case !strings.HasPrefix(id, "spiffe://"):
+			d.Failed, d.Reason = true, fmt.Sprintf("bound to %q, not an agent's SPIFFE ID", id)
 		case len(claims[id]) > 1:
-			d.Failed, d.Reason = true, "agent ID also claimed by "+strings.Join(slices.DeleteFunc(slices.Clone(claims[id]), func(s string) bool { return s == n.Name }), ", ")
+			d.Failed, d.Reason = true, "agent ID also bound to "+strings.Join(slices.DeleteFunc(slices.Clone(claims[id]), func(s string) bool { return s == n.Name }), ", ")
 		case a == nil:
 			d.Failed, d.Reason = true, "agent not in SPIRE's list (never attested, or evicted)"
 		case a.GetBanned():
 			d.Failed, d.Reason = true, "agent banned"
 		case a.GetX509SvidExpiresAt() != 0 && time.Unix(a.GetX509SvidExpiresAt(), 0).Before(now):
 			d.Failed, d.Reason = true, "agent SVID expired at "+time.Unix(a.GetX509SvidExpiresAt(), 0).UTC().Format(time.RFC3339)+" (it stopped re-attesting)"
-		case c.refused[id] != "":
-			d.Failed, d.Reason = true, c.refused[id]
+		case marked:
+			d.Failed, d.Reason = true, mark.Reason
 		default:
 			if missing := missingPolicies(a, c.cfg.RequiredPolicies); len(missing) > 0 {
 				d.Failed, d.Reason = true, "agent lacks required policies "+strings.Join(missing, ", ")
@@ -232,8 +342,31 @@ func (c *Controller) decide(nodes []corev1.Node, agents map[string]*types.Agent)
 		}
 		out = append(out, d)
 	}
+	// Refusals of agents no managed node names, and marks of nodes no
+	// longer managed, are dropped.
+	consumed := make(map[string]time.Time, len(c.pending))
+	for id, p := range c.pending {
+		consumed[id] = p.at
+	}
+	for node := range marks {
+		if !managed[node] {
+			changes[node] = nil
+		}
+	}
+	for id := range c.attested {
+		if _, ok := claims[id]; !ok {
+			delete(c.attested, id)
+		}
+	}
+	for node, m := range changes {
+		if m == nil {
+			if _, ok := marks[node]; !ok {
+				delete(changes, node)
+			}
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
-	return out
+	return out, changes, consumed
 }
 
 func missingPolicies(a *types.Agent, required []string) []string {

@@ -18,7 +18,9 @@ import (
 	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/hwattest/hwattest/internal/isolate"
@@ -60,32 +62,66 @@ func agent(n string, expires time.Time, banned bool, policies ...string) *types.
 	return a
 }
 
+// testBinding is where node keeps the agent a test binds the node to;
+// newKube moves it into the bindings ConfigMap.
+const testBinding = "test.hwattest.io/agent"
+
 func node(name, agent string, taints ...corev1.Taint) *corev1.Node {
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{Taints: taints}}
-	if agent != "" {
-		n.Annotations = map[string]string{isolate.AnnotationAgentID: agentID(agent)}
+	switch {
+	case strings.HasPrefix(agent, "="): // bound to exactly that
+		n.Annotations = map[string]string{testBinding: agent[1:]}
+	case agent != "":
+		n.Annotations = map[string]string{testBinding: agentID(agent)}
 	}
 	return n
 }
 
-// newKube is a fake API server (client-go's dynamic fake, with the core
-// v1 scheme) holding nodes, behind the controller's Nodes.
-func newKube(t *testing.T, nodes ...*corev1.Node) isolate.Nodes {
+// kube is a fake API server (client-go's dynamic fake, with the core v1
+// scheme) holding nodes, the bindings ConfigMap spire/hwattest-isolate-nodes
+// and an empty spire/hwattest-isolate-state, behind the controller's
+// interfaces.
+type kube struct {
+	api      *dynamicfake.FakeDynamicClient
+	nodes    isolate.Nodes
+	bindings isolate.Bindings
+	marks    isolate.Marks
+}
+
+func newKube(t *testing.T, nodes ...*corev1.Node) *kube {
+	t.Helper()
+	bound := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "spire", Name: "hwattest-isolate-nodes"}, Data: map[string]string{}}
+	objs := []runtime.Object{bound, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "spire", Name: "hwattest-isolate-state"}}}
+	for _, n := range nodes {
+		if id := n.Annotations[testBinding]; id != "" {
+			bound.Data[n.Name] = id
+			n.Annotations = nil
+		}
+		objs = append(objs, n)
+	}
+	api := newFakeAPI(t, objs...)
+	return &kube{api: api, nodes: isolate.NewNodes(api), bindings: isolate.NewBindings(api, "spire", "hwattest-isolate-nodes"),
+		marks: isolate.NewMarks(api, "spire", "hwattest-isolate-state")}
+}
+
+// controller is a controller on k with cfg (and k's bindings).
+func (k *kube) controller(cfg isolate.Config, agents isolate.Agents, log hclog.Logger) *isolate.Controller {
+	cfg.Bindings = k.bindings
+	return isolate.New(cfg, agents, k.nodes, log)
+}
+
+func newFakeAPI(t *testing.T, objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := corev1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	objs := make([]runtime.Object, len(nodes))
-	for i, n := range nodes {
-		objs[i] = n
-	}
-	return isolate.NewNodes(dynamicfake.NewSimpleDynamicClient(scheme, objs...))
+	return dynamicfake.NewSimpleDynamicClient(scheme, objs...)
 }
 
-func tainted(t *testing.T, kube isolate.Nodes) map[string]bool {
+func tainted(t *testing.T, k *kube) map[string]bool {
 	t.Helper()
-	nodes, err := kube.List(context.Background())
+	nodes, err := k.nodes.List(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,9 +169,13 @@ func TestDecisions(t *testing.T) {
 		node("n-level1", "level1"),
 		node("n-twice-a", "twice"), node("n-twice-b", "twice"),
 		node("n-unmanaged", ""),
+		node("n-bad", "=node-7"),
+		// An annotation on the Node, which its kubelet may write, binds
+		// nothing.
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n-annotated", Annotations: map[string]string{"hwattest.io/agent-id": agentID("missing")}}},
 	)
 	var logs logbuf.Buffer
-	c := isolate.New(isolate.Config{Mode: isolate.Enforce, RequiredPolicies: []string{"level3"}, MaxTainted: 1}, spire, kube, hclog.New(&hclog.LoggerOptions{Output: &logs}))
+	c := kube.controller(isolate.Config{Mode: isolate.Enforce, RequiredPolicies: []string{"level3"}, MaxTainted: 1}, spire, hclog.New(&hclog.LoggerOptions{Output: &logs}))
 	ds, err := c.Reconcile(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -149,16 +189,17 @@ func TestDecisions(t *testing.T) {
 		"n-missing": "agent not in SPIRE's list (never attested, or evicted)",
 		"n-banned":  "agent banned",
 		"n-level1":  "agent lacks required policies level3",
-		"n-twice-a": "agent ID also claimed by n-twice-b",
+		"n-twice-a": "agent ID also bound to n-twice-b",
+		"n-bad":     `bound to "node-7", not an agent's SPIFFE ID`,
 	} {
 		if reasons[n] != want {
 			t.Errorf("%s: %q, want %q", n, reasons[n], want)
 		}
 	}
-	if !strings.HasPrefix(reasons["n-expired"], "agent SVID expired at ") || len(ds) != 7 {
+	if !strings.HasPrefix(reasons["n-expired"], "agent SVID expired at ") || len(ds) != 8 {
 		t.Errorf("decisions %+v", ds)
 	}
-	if got := names(tainted(t, kube)); got != "n-banned n-expired n-level1 n-missing n-twice-a n-twice-b" {
+	if got := names(tainted(t, kube)); got != "n-bad n-banned n-expired n-level1 n-missing n-twice-a n-twice-b" {
 		t.Errorf("tainted: %s", got)
 	}
 	if !strings.Contains(logs.String(), "Node untainted: its agent attests again: node=n-good") {
@@ -172,7 +213,7 @@ func TestDecisions(t *testing.T) {
 func TestEvents(t *testing.T) {
 	spire := &fakeAgents{agents: []*types.Agent{agent("a", time.Now().Add(time.Hour), false, "level3"), agent("b", time.Now().Add(time.Hour), false, "level3")}}
 	kube := newKube(t, node("n-a", "a"), node("n-b", "b"))
-	c := isolate.New(isolate.Config{Mode: isolate.Enforce, RequiredPolicies: []string{"level3"}, MaxTainted: 1}, spire, kube, hclog.NewNullLogger())
+	c := kube.controller(isolate.Config{Mode: isolate.Enforce, RequiredPolicies: []string{"level3"}, MaxTainted: 1}, spire, hclog.NewNullLogger())
 	ev := func(typ, subject string, n nodeevents.Node) {
 		t.Helper()
 		e, err := nodeevents.New(typ, n, time.Now())
@@ -209,24 +250,29 @@ func TestFailsSafe(t *testing.T) {
 	var logs logbuf.Buffer
 	log := hclog.New(&hclog.LoggerOptions{Output: &logs})
 	down := &fakeAgents{err: status.Error(codes.Unavailable, "connection refused")}
-	if _, err := isolate.New(isolate.Config{Mode: isolate.Enforce}, down, kube, log).Reconcile(context.Background()); err == nil || !strings.Contains(err.Error(), "nothing changed") {
+	if _, err := kube.controller(isolate.Config{Mode: isolate.Enforce}, down, log).Reconcile(context.Background()); err == nil || !strings.Contains(err.Error(), "nothing changed") {
 		t.Errorf("SPIRE down: %v", err)
 	}
+	// The bindings unreadable: nothing changes.
+	noBindings := isolate.Config{Mode: isolate.Enforce, MaxTainted: 1, Bindings: isolate.NewBindings(kube.api, "spire", "missing")}
+	if _, err := isolate.New(noBindings, &fakeAgents{}, kube.nodes, log).Reconcile(context.Background()); err == nil || !strings.Contains(err.Error(), "nothing changed") {
+		t.Errorf("bindings unreadable: %v", err)
+	}
 	empty := &fakeAgents{} // every agent missing: 3 of 3 failed
-	if _, err := isolate.New(isolate.Config{Mode: isolate.Enforce, MaxTainted: 0.5}, empty, kube, log).Reconcile(context.Background()); err != nil {
+	if _, err := kube.controller(isolate.Config{Mode: isolate.Enforce, MaxTainted: 0.5}, empty, log).Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := names(tainted(t, kube)); got != "n-c" || !strings.Contains(logs.String(), "Not tainting: more managed nodes failed than max_tainted allows") {
 		t.Errorf("over max_tainted: tainted %s\n%s", got, logs.String())
 	}
 	var out bytes.Buffer
-	if _, err := isolate.New(isolate.Config{Mode: isolate.DryRun, MaxTainted: 1, Out: &out}, empty, kube, log).Reconcile(context.Background()); err != nil {
+	if _, err := kube.controller(isolate.Config{Mode: isolate.DryRun, MaxTainted: 1, Out: &out}, empty, log).Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if want := "would taint node n-a (" + agentID("a") + "): agent not in SPIRE's list (never attested, or evicted)\n"; !strings.HasPrefix(out.String(), want) {
 		t.Errorf("dry run printed:\n%s", out.String())
 	}
-	isolate.New(isolate.Config{Mode: isolate.ReportOnly, MaxTainted: 1}, empty, kube, log).Reconcile(context.Background())
+	kube.controller(isolate.Config{Mode: isolate.ReportOnly, MaxTainted: 1}, empty, log).Reconcile(context.Background())
 	if got := names(tainted(t, kube)); got != "n-c" || !strings.Contains(logs.String(), "Report-only: would taint node: node=n-a") {
 		t.Errorf("report-only: tainted %s\n%s", got, logs.String())
 	}
@@ -235,7 +281,7 @@ func TestFailsSafe(t *testing.T) {
 // TestHandler: the webhook takes node events with the bearer token and
 // refuses everything else with a clear status.
 func TestHandler(t *testing.T) {
-	c := isolate.New(isolate.Config{}, &fakeAgents{}, newKube(t), hclog.NewNullLogger())
+	c := newKube(t).controller(isolate.Config{}, &fakeAgents{}, hclog.NewNullLogger())
 	kicks := 0
 	srv := httptest.NewServer(c.Handler("tok", func() { kicks++ }))
 	defer srv.Close()
@@ -274,4 +320,141 @@ func TestHandler(t *testing.T) {
 	if _, err := isolate.ParseEvent([]byte(`{"specversion":"1.0","id":"1","source":"x","type":"com.example.other"}`)); err == nil || !strings.Contains(err.Error(), "not a node event") {
 		t.Errorf("foreign event type: %v", err)
 	}
+}
+
+// TestMarksOutliveTheController: a refusal the controller acted on is kept
+// in its ConfigMap, so a restarted controller (or one beside another SPIRE
+// server, which never saw the event) keeps the node isolated while the
+// agent holds the SVID it was refused with; a new SVID (it attested again,
+// wherever) or a later attested event ends it.
+func TestMarksOutliveTheController(t *testing.T) {
+	kube := newKube(t, node("n-a", "a"), node("n-b", "b"))
+	marks := kube.marks
+	a, b := agent("a", time.Now().Add(time.Hour), false, "level3"), agent("b", time.Now().Add(time.Hour), false, "level3")
+	a.X509SvidSerialNumber, b.X509SvidSerialNumber = "1001", "2001"
+	spire := &fakeAgents{agents: []*types.Agent{a, b}}
+	cfg := isolate.Config{Mode: isolate.Enforce, RequiredPolicies: []string{"level3"}, MaxTainted: 1, Marks: marks}
+	refuse := func(c *isolate.Controller, at time.Time) {
+		t.Helper()
+		e, err := nodeevents.New(nodeevents.TypeRefused, nodeevents.Node{AgentID: agentID("a"), Attestor: "tpm", Reason: "eventlog_replay", Error: "event log does not replay"}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.SetSubject(agentID("a"))
+		c.HandleEvent(e)
+	}
+	reconcile := func(c *isolate.Controller) []isolate.Decision {
+		t.Helper()
+		ds, err := c.Reconcile(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
+	stored := func() string {
+		t.Helper()
+		m, err := marks.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for node, mk := range m {
+			out = append(out, node+"@"+mk.Serial)
+		}
+		slices.Sort(out)
+		return strings.Join(out, " ")
+	}
+
+	first := kube.controller(cfg, spire, hclog.NewNullLogger())
+	refuse(first, time.Now())
+	reconcile(first)
+	if got, marked := names(tainted(t, kube)), stored(); got != "n-a" || marked != "n-a@1001" {
+		t.Fatalf("after the refusal: tainted %s, marks %q", got, marked)
+	}
+
+	// Restarted: no event in memory, the mark keeps n-a failed.
+	restarted := kube.controller(cfg, spire, hclog.NewNullLogger())
+	ds := reconcile(restarted)
+	if got := names(tainted(t, kube)); got != "n-a" || !ds[0].Failed || !strings.Contains(ds[0].Reason, "eventlog_replay") {
+		t.Fatalf("restarted controller: tainted %s, decision %+v", got, ds[0])
+	}
+	// A report-only controller (hwattest isolate --once) reads the mark too.
+	if ds := reconcile(kube.controller(isolate.Config{Mode: isolate.ReportOnly, RequiredPolicies: []string{"level3"}, Marks: marks}, spire, hclog.NewNullLogger())); !ds[0].Failed {
+		t.Errorf("report-only controller: %+v", ds[0])
+	}
+
+	// A controller beside another server read the marks just before the
+	// first one marked the node (its first read is empty): it reads them
+	// again before lifting the taint, and leaves it.
+	lateCfg := cfg
+	lateCfg.Marks = &staleOnce{Marks: marks}
+	reconcile(kube.controller(lateCfg, spire, hclog.NewNullLogger()))
+	if got := names(tainted(t, kube)); got != "n-a" {
+		t.Fatalf("controller with a stale read of the marks: tainted %s", got)
+	}
+
+	// The agent attested again on another server: new SVID serial.
+	a.X509SvidSerialNumber = "1002"
+	reconcile(restarted)
+	if got, marked := names(tainted(t, kube)), stored(); got != "none" || marked != "" {
+		t.Fatalf("after a new SVID: tainted %s, marks %q", got, marked)
+	}
+
+	// Refused again, then an attested event that comes before SPIRE's list
+	// shows the new SVID: the event ends the mark.
+	refuse(restarted, time.Now())
+	reconcile(restarted)
+	if got := names(tainted(t, kube)); got != "n-a" {
+		t.Fatalf("second refusal: tainted %s", got)
+	}
+	e, err := nodeevents.New(nodeevents.TypeAttested, nodeevents.Node{AgentID: agentID("a"), Attestor: "tpm", Policies: []string{"level3"}}, time.Now().Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetSubject(agentID("a"))
+	restarted.HandleEvent(e)
+	reconcile(restarted)
+	if got, marked := names(tainted(t, kube)), stored(); got != "none" || marked != "" {
+		t.Fatalf("after the attested event: tainted %s, marks %q", got, marked)
+	}
+
+	// A value it did not write is no mark.
+	state := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "spire", Name: "hwattest-isolate-state"}, Data: map[string]string{"n-b": `{"agent_id":`}}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	u.SetAPIVersion("v1")
+	u.SetKind("ConfigMap")
+	if _, err := kube.api.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace("spire").Update(context.Background(), u, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); got != "" {
+		t.Errorf("malformed value read as a mark: %q", got)
+	}
+
+	// The ConfigMap missing: nothing changes, and the refusal waits.
+	gone := kube.controller(isolate.Config{Mode: isolate.Enforce, MaxTainted: 1, Marks: isolate.NewMarks(kube.api, "spire", "missing")}, spire, hclog.NewNullLogger())
+	refuse(gone, time.Now())
+	if _, err := gone.Reconcile(context.Background()); err == nil || !strings.Contains(err.Error(), "nothing changed") {
+		t.Errorf("marks unreadable: %v", err)
+	}
+	if got := names(tainted(t, kube)); got != "none" {
+		t.Errorf("marks unreadable: tainted %s", got)
+	}
+}
+
+// staleOnce is marks whose first Load misses them all.
+type staleOnce struct {
+	isolate.Marks
+	loaded bool
+}
+
+func (s *staleOnce) Load(ctx context.Context) (map[string]isolate.Mark, error) {
+	if !s.loaded {
+		s.loaded = true
+		return map[string]isolate.Mark{}, nil
+	}
+	return s.Marks.Load(ctx)
 }

@@ -29,19 +29,22 @@ func isolateCommand() *command {
 	return &command{
 		name:    "isolate",
 		summary: "taint the Kubernetes nodes whose SPIRE agent fails attestation, untaint them when it attests again",
-		usage:   "isolate --socket PATH | --server ADDR [--workload-socket ADDR] [--mode report-only|dry-run|enforce] [--require-policy NAME]... [--kubeconfig FILE] [--listen ADDR --tls-cert FILE --tls-key FILE --token-file FILE] [--once]",
+		usage:   "isolate --socket PATH | --server ADDR [--workload-socket ADDR] [--mode report-only|dry-run|enforce] [--require-policy NAME]... [--kubeconfig FILE] [--nodes-configmap NAMESPACE/NAME] [--state-configmap NAMESPACE/NAME] [--listen ADDR --tls-cert FILE --tls-key FILE --token-file FILE] [--once]",
 		help: `A controller that reads SPIRE's agents either through the server's admin
 socket (--socket: run it in the SPIRE server's pod, examples/kubernetes/isolate)
 or over the server's TCP port (--server: run it as a Deployment; it presents
 the X509-SVID the SPIRE agent gives it on --workload-socket, whose SPIFFE ID
-must be in the server's admin_ids). A node is managed when it carries the annotation
-hwattest.io/agent-id = its agent's SPIFFE ID (hwattest ek prints it). A
-managed node is failed when its agent is not in SPIRE's agent list, is
+must be in the server's admin_ids). A node is managed when the ConfigMap of
+--nodes-configmap, which the cluster's administrators write, binds its name
+to its agent's SPIFFE ID (hwattest ek prints it): not the Node's own
+annotations, which its kubelet may edit. A managed node is failed when its agent is not in SPIRE's agent list, is
 banned, has an expired SVID, lacks a --require-policy, or was refused (or
 lost a required policy) by the node attestor since it last attested: the
 attestors post those events to --listen (docs/node-events.md). A failed
 node gets --taint (NoExecute by default: its pods are evicted, none land);
-a healthy one loses it.
+a healthy one loses it. A refusal holds until the agent attests again (a
+new agent SVID, or an attested event); --state-configmap keeps it across
+restarts and between controllers beside several SPIRE servers.
 
 Modes: report-only (the default) logs what it would do; dry-run prints it;
 enforce does it. When the SPIRE API cannot be read nothing changes, and
@@ -67,11 +70,13 @@ or Kubernetes cannot be read.`,
 			tlsKey := fs.String("tls-key", "", "with --listen: its private key `FILE`")
 			tokenFile := fs.String("token-file", "", "with --listen: a `FILE` holding the bearer token the attestors send")
 			once := fs.Bool("once", false, "reconcile once, print each managed node's state, and exit")
+			nodesCM := fs.String("nodes-configmap", "spire/hwattest-isolate-nodes", "the ConfigMap `NAMESPACE/NAME` binding node names to agent SPIFFE IDs")
+			state := fs.String("state-configmap", "", "keep the refusals acted on in the ConfigMap `NAMESPACE/NAME` (it must exist), so that a restart or a controller beside another SPIRE server keeps refused nodes isolated")
 			return func(e *env, args []string) error {
 				if len(args) > 0 {
 					return usageErrorf("unexpected argument %q", args[0])
 				}
-				cfg, err := isolateConfig(*socket, *server, *workloadSocket, *mode, *taint, *maxTainted, required, e)
+				cfg, err := isolateConfig(*socket, *server, *workloadSocket, *mode, *taint, *maxTainted, *nodesCM, *state, required, e)
 				if err != nil {
 					return err
 				}
@@ -83,13 +88,18 @@ or Kubernetes cannot be read.`,
 				if err != nil {
 					return err
 				}
+				ns, name, _ := strings.Cut(*nodesCM, "/")
+				cfg.Bindings = isolate.NewBindings(kube, ns, name)
+				if ns, name, ok := strings.Cut(*state, "/"); ok {
+					cfg.Marks = isolate.NewMarks(kube, ns, name)
+				}
 				api, closeAPI, err := dialServer(*socket, *server, *workloadSocket)
 				if err != nil {
 					return serverErrorf("%w", err)
 				}
 				defer closeAPI()
 				log := hclog.New(&hclog.LoggerOptions{Name: "isolate", Output: e.stderr, Level: hclog.Info})
-				c := isolate.New(cfg, api, kube, log)
+				c := isolate.New(cfg, api, isolate.NewNodes(kube), log)
 				if *once {
 					return isolateOnce(e, c)
 				}
@@ -99,7 +109,7 @@ or Kubernetes cannot be read.`,
 	}
 }
 
-func isolateConfig(socket, server, workloadSocket, mode, taint string, maxTainted int, required []string, e *env) (isolate.Config, error) {
+func isolateConfig(socket, server, workloadSocket, mode, taint string, maxTainted int, nodesCM, state string, required []string, e *env) (isolate.Config, error) {
 	var errs []string
 	if (socket == "") == (server == "") {
 		errs = append(errs, "give one of --socket PATH and --server ADDR")
@@ -118,10 +128,21 @@ func isolateConfig(socket, server, workloadSocket, mode, taint string, maxTainte
 	if maxTainted < 1 || maxTainted > 100 {
 		errs = append(errs, fmt.Sprintf("--max-tainted %d: want 1 to 100", maxTainted))
 	}
+	if !isNamespacedName(nodesCM) {
+		errs = append(errs, fmt.Sprintf("--nodes-configmap %q: want NAMESPACE/NAME", nodesCM))
+	}
+	if state != "" && !isNamespacedName(state) {
+		errs = append(errs, fmt.Sprintf("--state-configmap %q: want NAMESPACE/NAME", state))
+	}
 	if len(errs) > 0 {
 		return isolate.Config{}, usageErrorf("%s", strings.Join(errs, "; "))
 	}
 	return isolate.Config{Mode: m, Taint: t, RequiredPolicies: required, MaxTainted: float64(maxTainted) / 100, Out: e.stdout}, nil
+}
+
+func isNamespacedName(s string) bool {
+	ns, name, ok := strings.Cut(s, "/")
+	return ok && ns != "" && name != "" && !strings.Contains(name, "/")
 }
 
 // dialServer connects to the SPIRE server's API: its admin socket, or its
@@ -199,7 +220,7 @@ func listenConfig(listen, cert, key, tokenFile string) (string, error) {
 	return token, nil
 }
 
-func kubeClient(kubeconfig string) (isolate.Nodes, error) {
+func kubeClient(kubeconfig string) (dynamic.Interface, error) {
 	var cfg *rest.Config
 	var err error
 	switch {
@@ -217,7 +238,7 @@ func kubeClient(kubeconfig string) (isolate.Nodes, error) {
 	if err != nil {
 		return nil, usageErrorf("kubernetes client: %v", err)
 	}
-	return isolate.NewNodes(kube), nil
+	return kube, nil
 }
 
 func isolateOnce(e *env, c *isolate.Controller) error {

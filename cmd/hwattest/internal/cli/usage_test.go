@@ -40,6 +40,7 @@ func TestUsageAndInputErrors(t *testing.T) {
 		{[]string{"isolate", "--socket", "s", "--workload-socket", "w"}, cli.ExitUsage, `hwattest isolate: --workload-socket needs --server`},
 		{[]string{"isolate", "--socket", "s", "--mode", "now", "--taint", "x", "--max-tainted", "0"}, cli.ExitUsage, `hwattest isolate: --mode "now": want report-only, dry-run or enforce; --taint "x": want KEY=VALUE:EFFECT; --max-tainted 0: want 1 to 100`},
 		{[]string{"isolate", "--socket", "s", "--taint", "a=b:Evict"}, cli.ExitUsage, `hwattest isolate: --taint "a=b:Evict": effect "Evict": want NoExecute, NoSchedule or PreferNoSchedule`},
+		{[]string{"isolate", "--socket", "s", "--state-configmap", "hwattest-isolate-state"}, cli.ExitUsage, `hwattest isolate: --state-configmap "hwattest-isolate-state": want NAMESPACE/NAME`},
 		{[]string{"isolate", "--socket", "s", "--listen", "0.0.0.0:8443"}, cli.ExitUsage, `hwattest isolate: --listen 0.0.0.0:8443 without --tls-cert: plain http only on a loopback address`},
 		{[]string{"isolate", "--socket", "s", "--token-file", "t"}, cli.ExitUsage, `hwattest isolate: --tls-cert, --tls-key and --token-file need --listen`},
 		{[]string{"help", "attest"}, cli.ExitUsage, `hwattest: unknown command "attest"`},
