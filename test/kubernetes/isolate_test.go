@@ -94,11 +94,12 @@ const isolationTaint = "hwattest.io/attestation=failed:NoExecute"
 
 // testIsolation runs the isolation loop on a cluster where SPIRE runs from
 // the test overlay (hwattest isolate beside the server in enforce mode,
-// requiring policy secureboot) and agentID has attested: the node's PCR 7
-// drifts, the agent's next re-attestation is refused, the tpm plugin posts
-// the refusal to hwattest isolate, which taints the node; the pods there
-// are evicted and their replacements stay pending. A reboot with the good
-// boot log lets the agent attest again, and the taint goes.
+// requiring policy secureboot) and agentID has attested: the node is bound
+// to its agent, its PCR 7 drifts, the agent's next re-attestation is
+// refused, the tpm plugin posts the refusal to hwattest isolate, which
+// taints the node and records the refusal; the pods there are evicted and
+// their replacements stay pending. A reboot with the good boot log lets
+// the agent attest again, and the taint and the record go.
 func testIsolation(t *testing.T, c *cluster.Cluster, boot *bootReplay, agentID string) {
 	node := c.Kubectl(t, "get", "nodes", "-o", "jsonpath={.items[0].metadata.name}")
 	isolateLogs := func() string {
@@ -110,17 +111,22 @@ func testIsolation(t *testing.T, c *cluster.Cluster, boot *bootReplay, agentID s
 			t.Logf("==== hwattest isolate's log ====\n%s", isolateLogs())
 		}
 	})
-	// --once in report-only mode: SPIRE's view of the node, without the
-	// events the running controller has seen.
+	// --once in report-only mode, a new process: SPIRE's view of the node
+	// and the refusals the running controller recorded, without its events.
 	once := func() string {
 		out, _ := kubectl(c, "exec", "-n", "spire", "spire-server-0", "-c", "hwattest-isolate", "--",
 			"/hwattest", "isolate", "--socket=/tmp/spire-server/private/api.sock", "--require-policy=secureboot",
-			"--mode=report-only", "--once")
+			"--state-configmap=spire/hwattest-isolate-state", "--mode=report-only", "--once")
+		return out
+	}
+	state := func() string {
+		out, _ := kubectl(c, "get", "configmap", "-n", "spire", "hwattest-isolate-state", "-o", "jsonpath={.data}")
 		return out
 	}
 
-	// The operator names each node's agent (`hwattest ek` prints the ID).
-	c.Kubectl(t, "annotate", "node", node, "hwattest.io/agent-id="+agentID)
+	// The operator binds each node to its agent (`hwattest ek` prints the
+	// ID) in a ConfigMap no node can write.
+	c.Kubectl(t, "create", "configmap", "-n", "spire", "hwattest-isolate-nodes", "--from-literal="+node+"="+agentID)
 	out := once()
 	if want := node + " " + agentID + " healthy false attested"; onceRow(out) != want {
 		t.Fatalf("hwattest isolate --once before the drift:\n%s\nwant the row %q", out, want)
@@ -174,6 +180,19 @@ spec:
 			t.Errorf("hwattest isolate's log lacks %q", want)
 		}
 	}
+	// The refusal outlives the controller's memory: a new process reads
+	// it from the state ConfigMap while the agent holds the SVID it was
+	// refused with.
+	if out := once(); !strings.HasPrefix(onceRow(out), node+" "+agentID+" failed true refused at ") || !strings.Contains(out, "(eventlog_replay)") {
+		t.Errorf("hwattest isolate --once after the refusal:\n%s", out)
+	} else {
+		t.Logf("$ kubectl exec -n spire spire-server-0 -c hwattest-isolate -- /hwattest isolate ... --once\n%s", out)
+	}
+	if st := state(); !strings.Contains(st, node) || !strings.Contains(st, agentID) {
+		t.Errorf("state ConfigMap after the refusal: %s", st)
+	} else {
+		t.Logf("$ kubectl get configmap -n spire hwattest-isolate-state -o jsonpath={.data}\n%s", st)
+	}
 	server, _ := kubectl(c, "logs", "-n", "spire", "spire-server-0", "-c", "spire-server")
 	t.Logf("the SPIRE server's log of the refusal:\n%s", grepLines(server, "hwattest-tpm", "refused", "lost policies"))
 	// NoExecute: the pod is evicted, and its replacement cannot land.
@@ -219,6 +238,9 @@ spec:
 	})
 	if out, want := once(), node+" "+agentID+" healthy false attested"; onceRow(out) != want {
 		t.Errorf("hwattest isolate --once after the reboot:\n%s\nwant the row %q", out, want)
+	}
+	if st := state(); st != "" && st != "{}" {
+		t.Errorf("state ConfigMap after the reboot: %s, want it empty", st)
 	}
 	t.Logf("hwattest isolate's log:\n%s", grepLines(isolateLogs(), "Node "))
 }
