@@ -192,16 +192,21 @@ func (c *Controller) Reconcile(ctx context.Context) ([]Decision, error) {
 	}
 	c.mu.Unlock()
 	decisions, changes, consumed := c.decide(nodes, bindings, agents, marks)
+	// The taints go on even when the marks cannot be kept (the ConfigMap
+	// full or unwritable): isolating the node matters more than
+	// remembering why; the refusals stay pending and are kept next time.
+	var errs []error
 	if err := c.storeMarks(ctx, changes); err != nil {
-		return decisions, err
-	}
-	c.mu.Lock()
-	for id, at := range consumed {
-		if p, ok := c.pending[id]; ok && p.at.Equal(at) {
-			delete(c.pending, id)
+		errs = append(errs, err)
+	} else {
+		c.mu.Lock()
+		for id, at := range consumed {
+			if p, ok := c.pending[id]; ok && p.at.Equal(at) {
+				delete(c.pending, id)
+			}
 		}
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	failed := 0
 	for _, d := range decisions {
 		if d.Failed {
@@ -213,7 +218,6 @@ func (c *Controller) Reconcile(ctx context.Context) ([]Decision, error) {
 	if overLimit {
 		c.log.Error("Not tainting: more managed nodes failed than max_tainted allows; check SPIRE before the nodes", "failed", failed, "managed", len(decisions), "max_tainted", limit)
 	}
-	var errs []error
 	var fresh map[string]Mark
 	for _, d := range decisions {
 		switch {
@@ -278,7 +282,7 @@ func (c *Controller) storeMarks(ctx context.Context, changes map[string]*Mark) e
 		return nil
 	}
 	if err := c.cfg.Marks.Store(ctx, changes); err != nil {
-		return fmt.Errorf("%w (nodes left as they are)", err)
+		return fmt.Errorf("%w (refusals not recorded; taints applied)", err)
 	}
 	return nil
 }

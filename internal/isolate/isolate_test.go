@@ -3,6 +3,7 @@ package isolate_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -434,6 +435,25 @@ func TestMarksOutliveTheController(t *testing.T) {
 		t.Errorf("malformed value read as a mark: %q", got)
 	}
 
+	// The marks cannot be written: the node is tainted all the same, and
+	// the refusal is kept once they can.
+	broken := kube.controller(isolate.Config{Mode: isolate.Enforce, MaxTainted: 1, Marks: &unwritable{Marks: marks}}, spire, hclog.NewNullLogger())
+	refuse(broken, time.Now())
+	if _, err := broken.Reconcile(context.Background()); err == nil || !strings.Contains(err.Error(), "refusals not recorded; taints applied") {
+		t.Errorf("marks unwritable: %v", err)
+	}
+	if got, marked := names(tainted(t, kube)), stored(); got != "n-a" || marked != "" {
+		t.Fatalf("marks unwritable: tainted %s, marks %q", got, marked)
+	}
+	fixed := kube.controller(isolate.Config{Mode: isolate.Enforce, MaxTainted: 1, Marks: marks}, spire, hclog.NewNullLogger())
+	refuse(fixed, time.Now())
+	reconcile(fixed)
+	a.X509SvidSerialNumber = "1003"
+	reconcile(fixed)
+	if got, marked := names(tainted(t, kube)), stored(); got != "none" || marked != "" {
+		t.Fatalf("after a new SVID: tainted %s, marks %q", got, marked)
+	}
+
 	// The ConfigMap missing: nothing changes, and the refusal waits.
 	gone := kube.controller(isolate.Config{Mode: isolate.Enforce, MaxTainted: 1, Marks: isolate.NewMarks(kube.api, "spire", "missing")}, spire, hclog.NewNullLogger())
 	refuse(gone, time.Now())
@@ -457,4 +477,11 @@ func (s *staleOnce) Load(ctx context.Context) (map[string]isolate.Mark, error) {
 		return map[string]isolate.Mark{}, nil
 	}
 	return s.Marks.Load(ctx)
+}
+
+// unwritable is marks that cannot be stored.
+type unwritable struct{ isolate.Marks }
+
+func (unwritable) Store(context.Context, map[string]*isolate.Mark) error {
+	return errors.New("configmaps \"hwattest-isolate-state\" is too large")
 }

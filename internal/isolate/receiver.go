@@ -77,7 +77,7 @@ func (c *Controller) Run(ctx context.Context, interval time.Duration, kick <-cha
 	defer t.Stop()
 	for {
 		if _, err := c.Reconcile(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			c.log.Error("Reconciliation failed; nodes left as they are", "error", err)
+			c.log.Error("Reconciliation failed or incomplete", "error", err)
 		}
 		select {
 		case <-ctx.Done():
