@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net/url"
 	"os"
+	"testing"
 	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -35,6 +36,13 @@ import (
 
 // BundleMediaType is the media type of the bundles written here.
 const BundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+
+// SLSA provenance as GitHub's SLSA generator writes it for a container.
+const (
+	SLSAPredicateType = "https://slsa.dev/provenance/v1"
+	GitHubBuilderID   = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0"
+	GitHubBuildType   = "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1"
+)
 
 // Sigstore is a test Sigstore instance.
 type Sigstore struct {
@@ -91,6 +99,31 @@ func (s *Sigstore) TrustedRoot() ([]byte, error) {
 		return nil, err
 	}
 	return tr.MarshalJSON()
+}
+
+// Start returns a fresh test Sigstore whose trusted_root.json is written to
+// rootPath.
+func Start(tb testing.TB, rootPath string) *Sigstore {
+	tb.Helper()
+	s, err := New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.WriteTrustedRoot(rootPath); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// AttestSLSA returns a bundle, signed by id, of an SLSA provenance v1
+// statement about the sha256 digest digestHex with builderID and buildType.
+func (s *Sigstore) AttestSLSA(tb testing.TB, id Identity, digestHex, builderID, buildType string, o Options) []byte {
+	tb.Helper()
+	b, err := s.Attest(id, Statement(digestHex, SLSAPredicateType, SLSA(builderID, buildType)), o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }
 
 // WriteTrustedRoot writes the trusted root to path.

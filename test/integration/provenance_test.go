@@ -21,8 +21,8 @@ import (
 
 // The test Sigstore signs as this builder and these identities.
 const (
-	provBuilder = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0"
-	provType    = "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1"
+	provBuilder = provenancetest.GitHubBuilderID
+	provType    = provenancetest.GitHubBuildType
 )
 
 // provenanceWorld is a test Sigstore and its trusted root file.
@@ -33,26 +33,15 @@ type provenanceWorld struct {
 
 func newProvenanceWorld(t *testing.T) *provenanceWorld {
 	t.Helper()
-	s, err := provenancetest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &provenanceWorld{sig: s, rootPath: filepath.Join(harness.Dir(t), "trusted_root.json")}
-	if err := s.WriteTrustedRoot(w.rootPath); err != nil {
-		t.Fatal(err)
-	}
+	w := &provenanceWorld{rootPath: filepath.Join(harness.Dir(t), "trusted_root.json")}
+	w.sig = provenancetest.Start(t, w.rootPath)
 	return w
 }
 
 // bundle returns an SLSA provenance bundle of img signed by id.
 func (w *provenanceWorld) bundle(t *testing.T, img containertest.Image, id provenancetest.Identity) []byte {
 	t.Helper()
-	b, err := w.sig.Attest(id, provenancetest.Statement(strings.TrimPrefix(img.Digest, "sha256:"), "https://slsa.dev/provenance/v1",
-		provenancetest.SLSA(provBuilder, provType)), provenancetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return w.sig.AttestSLSA(t, id, strings.TrimPrefix(img.Digest, "sha256:"), provBuilder, provType, provenancetest.Options{})
 }
 
 // attach attaches a bundle of img signed by id to img in the registry

@@ -329,25 +329,14 @@ spec:
 // whose manifest digest is digest.
 func writeProvenance(t *testing.T, dir, digest string) {
 	t.Helper()
-	sig, err := provenancetest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
 	hexDigest := strings.TrimPrefix(digest, "sha256:")
 	bundleDir := filepath.Join(dir, "bundles", "sha256-"+hexDigest)
 	if err := os.MkdirAll(bundleDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := sig.WriteTrustedRoot(filepath.Join(dir, "trusted_root.json")); err != nil {
-		t.Fatal(err)
-	}
-	bundle, err := sig.Attest(provenancetest.GitHub("org/app"), provenancetest.Statement(hexDigest,
-		"https://slsa.dev/provenance/v1", provenancetest.SLSA(
-			"https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0",
-			"https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1")), provenancetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sig := provenancetest.Start(t, filepath.Join(dir, "trusted_root.json"))
+	bundle := sig.AttestSLSA(t, provenancetest.GitHub("org/app"), hexDigest,
+		provenancetest.GitHubBuilderID, provenancetest.GitHubBuildType, provenancetest.Options{})
 	if err := os.WriteFile(filepath.Join(bundleDir, "provenance.sigstore.json"), bundle, 0o644); err != nil {
 		t.Fatal(err)
 	}

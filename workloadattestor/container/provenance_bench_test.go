@@ -66,11 +66,8 @@ func TestProvenanceBenchmarkRatio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle, err := si.sig.Attest(provenancetest.GitHub("org/app"), provenancetest.Statement(strings.TrimPrefix(si.digest, "sha256:"),
-		"https://slsa.dev/provenance/v1", provenancetest.SLSA("https://builder.example/v1", "https://build.example/type")), provenancetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bundle := si.sig.AttestSLSA(t, provenancetest.GitHub("org/app"), strings.TrimPrefix(si.digest, "sha256:"),
+		"https://builder.example/v1", "https://build.example/type", provenancetest.Options{})
 	verifyOne := func(b *testing.B) {
 		for b.Loop() {
 			if r := provenance.Verify(policies, si.digest, []provenance.Candidate{{Origin: "bench", Raw: bundle}}); !r[0].Satisfied() {

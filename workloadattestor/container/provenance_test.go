@@ -44,14 +44,8 @@ type signedImage struct {
 
 func newSignedImage(t testing.TB, id provenancetest.Identity) *signedImage {
 	t.Helper()
-	s, err := provenancetest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	si := &signedImage{sig: s, rootPath: filepath.Join(t.TempDir(), "trusted_root.json")}
-	if err := s.WriteTrustedRoot(si.rootPath); err != nil {
-		t.Fatal(err)
-	}
+	si := &signedImage{rootPath: filepath.Join(t.TempDir(), "trusted_root.json")}
+	si.sig = provenancetest.Start(t, si.rootPath)
 	si.reg = httptest.NewServer(registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(si.reg.Close)
 	u, _ := url.Parse(si.reg.URL)
@@ -66,11 +60,7 @@ func newSignedImage(t testing.TB, id provenancetest.Identity) *signedImage {
 		t.Fatal(err)
 	}
 	desc, _ := partial.Descriptor(img)
-	b, err := s.Attest(id, provenancetest.Statement(strings.TrimPrefix(si.digest, "sha256:"), "https://slsa.dev/provenance/v1",
-		provenancetest.SLSA("https://builder.example/v1", "https://build.example/type")), provenancetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := si.sig.AttestSLSA(t, id, strings.TrimPrefix(si.digest, "sha256:"), "https://builder.example/v1", "https://build.example/type", provenancetest.Options{})
 	if _, err := provenancetest.Attach(si.repo, *desc, b, provenancetest.BundleMediaType); err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +167,7 @@ func TestProvenanceBundleDir(t *testing.T) {
 	si := newSignedImage(t, provenancetest.GitHub("org/app"))
 	dir := t.TempDir()
 	hex := strings.TrimPrefix(si.digest, "sha256:")
-	b, err := si.sig.Attest(provenancetest.GitHub("org/app"), provenancetest.Statement(hex, "https://slsa.dev/provenance/v1",
-		provenancetest.SLSA("https://builder.example/v1", "https://build.example/type")), provenancetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := si.sig.AttestSLSA(t, provenancetest.GitHub("org/app"), hex, "https://builder.example/v1", "https://build.example/type", provenancetest.Options{})
 	if err := os.MkdirAll(filepath.Join(dir, "sha256-"+hex), 0o755); err != nil {
 		t.Fatal(err)
 	}

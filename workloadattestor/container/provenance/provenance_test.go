@@ -25,8 +25,8 @@ import (
 
 const (
 	ghIssuer  = "https://token.actions.githubusercontent.com"
-	builderID = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0"
-	buildType = "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1"
+	builderID = provenancetest.GitHubBuilderID
+	buildType = provenancetest.GitHubBuildType
 )
 
 // world is a test Sigstore, its trusted root file, a registry with an
@@ -42,17 +42,12 @@ type world struct {
 
 func newWorld(t *testing.T, referrersAPI bool) *world {
 	t.Helper()
-	s, err := provenancetest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &world{sig: s, rootPath: filepath.Join(t.TempDir(), "trusted_root.json")}
-	if err := s.WriteTrustedRoot(w.rootPath); err != nil {
-		t.Fatal(err)
-	}
+	w := &world{rootPath: filepath.Join(t.TempDir(), "trusted_root.json")}
+	w.sig = provenancetest.Start(t, w.rootPath)
 	w.reg = httptest.NewServer(registry.New(registry.WithReferrersSupport(referrersAPI), registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(w.reg.Close)
 	u, _ := url.Parse(w.reg.URL)
+	var err error
 	w.repo, err = name.NewRepository(u.Host + "/app")
 	if err != nil {
 		t.Fatal(err)
@@ -78,11 +73,7 @@ func (w *world) hex() string { return strings.TrimPrefix(w.digest, "sha256:") }
 // attest signs an SLSA provenance statement for digest (hex) as id.
 func (w *world) attest(t *testing.T, id provenancetest.Identity, digestHex string, o provenancetest.Options) []byte {
 	t.Helper()
-	b, err := w.sig.Attest(id, provenancetest.Statement(digestHex, provenance.PredicateSLSAProvenanceV1, provenancetest.SLSA(builderID, buildType)), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return w.sig.AttestSLSA(t, id, digestHex, builderID, buildType, o)
 }
 
 func (w *world) attach(t *testing.T, bundle []byte) string {
@@ -170,10 +161,7 @@ func TestRefused(t *testing.T) {
 	otherRepo := good
 	otherRepo.SourceRepository = "https://github.com/evil/app"
 	otherID := provenancetest.GitHub("evil/app")
-	otherBundle, err := other.Attest(good, provenancetest.Statement(w.hex(), provenance.PredicateSLSAProvenanceV1, provenancetest.SLSA(builderID, buildType)), provenancetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	otherBundle := other.AttestSLSA(t, good, w.hex(), builderID, buildType, provenancetest.Options{})
 	sigOnly, err := w.sig.Attest(good, provenancetest.Statement(w.hex(), "https://sigstore.dev/cosign/sign/v1", map[string]any{}), provenancetest.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -26,15 +26,9 @@ import (
 // in a registry, says which policy it satisfies and why the other fails,
 // and exits 0 only when every policy is satisfied.
 func TestProvenance(t *testing.T) {
-	s, err := provenancetest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	rootPath := filepath.Join(dir, "trusted_root.json")
-	if err := s.WriteTrustedRoot(rootPath); err != nil {
-		t.Fatal(err)
-	}
+	s := provenancetest.Start(t, rootPath)
 	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer reg.Close()
 	u, _ := url.Parse(reg.URL)
@@ -45,11 +39,7 @@ func TestProvenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	desc, _ := partial.Descriptor(img)
-	b, err := s.Attest(provenancetest.GitHub("org/app"), provenancetest.Statement(d.Hex, "https://slsa.dev/provenance/v1",
-		provenancetest.SLSA("https://builder.example/v1", "https://build.example/type")), provenancetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := s.AttestSLSA(t, provenancetest.GitHub("org/app"), d.Hex, "https://builder.example/v1", "https://build.example/type", provenancetest.Options{})
 	if _, err := provenancetest.Attach(repo, *desc, b, provenancetest.BundleMediaType); err != nil {
 		t.Fatal(err)
 	}
