@@ -233,7 +233,7 @@ func (c *Controller) Reconcile(ctx context.Context) ([]Decision, error) {
 					return decisions, errors.Join(errs...)
 				}
 			}
-			if m, ok := fresh[d.Node]; ok && m.AgentID == d.AgentID && m.Serial == d.serial {
+			if m, ok := fresh[d.Node]; ok && c.holds(m, d.AgentID, d.serial) {
 				continue
 			}
 			errs = append(errs, c.apply(ctx, d, false))
@@ -315,12 +315,10 @@ func (c *Controller) decide(nodes []corev1.Node, bindings map[string]string, age
 		d.serial = a.GetX509SvidSerialNumber()
 		mark, marked := marks[n.Name]
 		if p, ok := c.pending[id]; ok && a != nil && (!marked || mark.AgentID != id || p.at.After(mark.At)) {
-			mark, marked = Mark{AgentID: id, Serial: a.GetX509SvidSerialNumber(), At: p.at, Reason: p.why}, true
+			mark, marked = Mark{AgentID: id, Serial: d.serial, At: p.at, Reason: p.why}, true
 			changes[n.Name] = &mark
 		}
-		// A mark holds while the agent keeps the SVID it was refused with
-		// and no later attested event came.
-		if marked && !(a != nil && mark.AgentID == id && mark.Serial == a.GetX509SvidSerialNumber() && !c.attested[id].After(mark.At)) {
+		if marked && (a == nil || !c.holdsLocked(mark, id, d.serial)) {
 			marked = false
 			changes[n.Name] = nil
 		}
@@ -371,6 +369,19 @@ func (c *Controller) decide(nodes []corev1.Node, bindings map[string]string, age
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
 	return out, changes, consumed
+}
+
+// holds says mark still fails agent id, whose SVID serial is now serial:
+// the agent keeps the SVID it was refused with, and no attested event
+// came after the refusal.
+func (c *Controller) holds(m Mark, id, serial string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.holdsLocked(m, id, serial)
+}
+
+func (c *Controller) holdsLocked(m Mark, id, serial string) bool {
+	return m.AgentID == id && m.Serial == serial && !c.attested[id].After(m.At)
 }
 
 func missingPolicies(a *types.Agent, required []string) []string {

@@ -114,15 +114,22 @@ var configMapsResource = schema.GroupVersionResource{Version: "v1", Resource: "c
 // since a node's kubelet may edit its own Node's metadata, and the node is
 // the party being judged.
 func NewMarks(client dynamic.Interface, namespace, name string) Marks {
-	return configMapMarks{r: client.Resource(configMapsResource).Namespace(namespace), name: namespace + "/" + name, short: name}
+	return configMapMarks{newConfigMap(client, namespace, name)}
 }
 
-type configMapMarks struct {
+// configMap is one ConfigMap the controller reads (and may update).
+type configMap struct {
 	r           dynamic.ResourceInterface
-	name, short string
+	name, short string // namespace/name, name
 }
 
-func (m configMapMarks) get(ctx context.Context) (*corev1.ConfigMap, error) {
+func newConfigMap(client dynamic.Interface, namespace, name string) configMap {
+	return configMap{r: client.Resource(configMapsResource).Namespace(namespace), name: namespace + "/" + name, short: name}
+}
+
+type configMapMarks struct{ configMap }
+
+func (m configMap) get(ctx context.Context) (*corev1.ConfigMap, error) {
 	u, err := m.r.Get(ctx, m.short, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("isolate: ConfigMap %s: %w", m.name, err)
@@ -203,13 +210,13 @@ const maxBinding = 2048
 // hold 63 characters, too few for an agent ID. A node able to name its
 // agent could name none, and escape, or a healthy node's.
 func NewBindings(client dynamic.Interface, namespace, name string) Bindings {
-	return configMapBindings{r: client.Resource(configMapsResource).Namespace(namespace), name: namespace + "/" + name, short: name}
+	return configMapBindings{newConfigMap(client, namespace, name)}
 }
 
-type configMapBindings configMapMarks
+type configMapBindings struct{ configMap }
 
 func (b configMapBindings) Load(ctx context.Context) (map[string]string, error) {
-	cm, err := configMapMarks(b).get(ctx)
+	cm, err := b.get(ctx)
 	if err != nil {
 		return nil, err
 	}
