@@ -48,6 +48,10 @@ func (h *countingHasher) Hash(r io.Reader, limit int64) ([32]byte, error) {
 }
 
 // servePlugin serves p through the go-plugin boundary and configures it.
+// logWait bounds the wait for a plugin's log line, which reaches the test
+// through go-plugin after the call (logbuf.Buffer.Contains).
+const logWait = 5 * time.Second
+
 func servePlugin(t *testing.T, p *exe.Plugin, hcl string, log hclog.Logger) *workloadattestorv1.WorkloadAttestorPluginClient {
 	t.Helper()
 	client, cfg := new(workloadattestorv1.WorkloadAttestorPluginClient), new(configv1.ConfigServiceClient)
@@ -391,7 +395,7 @@ func TestChroot(t *testing.T) {
 	if want := []string{"sha256:" + hash, "path:/bin/sleep"}; err != nil || !slices.Equal(got, want) {
 		t.Fatalf("selectors %q, %v; want %q", got, err, want)
 	}
-	if !strings.Contains(logs.String(), "path=/bin/sleep sha256="+hash+" cached=false via_proc_exe=false") {
+	if !logs.Contains("path=/bin/sleep sha256="+hash+" cached=false via_proc_exe=false", logWait) {
 		t.Errorf("not opened through the process root:\n%s", logs)
 	}
 
@@ -408,7 +412,7 @@ func TestChroot(t *testing.T) {
 		if want := []string{"sha256:" + hash, "path:" + outside}; err != nil || !slices.Equal(got, want) {
 			t.Fatalf("selectors %q, %v; want %q", got, err, want)
 		}
-		if !strings.Contains(logs.String(), "path="+outside+" sha256="+hash+" cached=false via_proc_exe=true") {
+		if !logs.Contains("path="+outside+" sha256="+hash+" cached=false via_proc_exe=true", logWait) {
 			t.Errorf("not opened through /proc/PID/exe:\n%s", logs)
 		}
 	})

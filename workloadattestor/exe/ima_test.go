@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -175,7 +174,7 @@ func TestIMAMeasured(t *testing.T) {
 		if err != nil || !slices.Equal(got, want) {
 			t.Fatalf("selectors %q, %v; want %q", got, err, want)
 		}
-		if !strings.Contains(logs.String(), "IMA log does not replay to PCR 10; ima:measured is not emitted") {
+		if !logs.Contains("IMA log does not replay to PCR 10; ima:measured is not emitted", logWait) {
 			t.Errorf("no replay warning in the log:\n%s", logs)
 		}
 		got, err = attest(client, pid)
@@ -198,7 +197,7 @@ func TestIMALogDoesNotReplay(t *testing.T) {
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("selectors %q, %v; want %q", got, err, want)
 	}
-	if !strings.Contains(logs.String(), "IMA log does not replay to PCR 10; ima:measured is not emitted") {
+	if !logs.Contains("IMA log does not replay to PCR 10; ima:measured is not emitted", logWait) {
 		t.Errorf("no replay warning in the log:\n%s", logs)
 	}
 }
@@ -219,7 +218,7 @@ func TestIMAUnavailable(t *testing.T) {
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("selectors %q, %v; want %q", got, err, want)
 	}
-	if !strings.Contains(logs.String(), "IMA log not anchored; ima:measured is not emitted") {
+	if !logs.Contains("IMA log not anchored; ima:measured is not emitted", logWait) {
 		t.Errorf("no warning in the log:\n%s", logs)
 	}
 }

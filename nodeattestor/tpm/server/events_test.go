@@ -62,7 +62,7 @@ func TestNodeEvents(t *testing.T) {
 	if strings.Join(drift.Lost, ",") != "genuine" || strings.Join(drift.Previous, ",") != "genuine" {
 		t.Errorf("drift %+v", drift)
 	}
-	if !strings.Contains(logs.String(), "Node lost policies it satisfied at its previous attestation") {
+	if !logs.Contains("Node lost policies it satisfied at its previous attestation", logWait) {
 		t.Errorf("no drift log line:\n%s", logs.String())
 	}
 

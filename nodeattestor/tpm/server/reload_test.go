@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/spire-plugin-sdk/pluginsdk"
@@ -52,6 +53,9 @@ func copyFile(t *testing.T, from, to string) {
 	writeFile(t, to, string(b))
 }
 
+// logWait bounds the wait for a plugin's log line (logbuf.Buffer.Contains).
+const logWait = 5 * time.Second
+
 // TestConfigFilesReload: policy files and EK CA files take effect at the
 // next attestation after an edit, without Configure (SPIRE reconfigures a
 // plugin only when its plugin_data_file changed). A broken edit is refused,
@@ -83,17 +87,17 @@ func TestConfigFilesReload(t *testing.T) {
 		}
 	}
 	hasPolicy("initial", true)
-	if !strings.Contains(logs.String(), `Configured: ek_ca_certificates=2`) || !strings.Contains(logs.String(), `policies=["pcr7"]`) {
+	if !logs.Contains(`Configured: ek_ca_certificates=2`, logWait) || !logs.Contains(`policies=["pcr7"]`, logWait) {
 		t.Errorf("Configure's log line lacks what it loaded:\n%s", logs.String())
 	}
 
 	// A new reference value: the node now fails the report-only policy.
 	writeFile(t, policyFile, pcr7(false, other))
 	hasPolicy("edited policy", false)
-	if !strings.Contains(logs.String(), `Policy files reloaded: policies=["pcr7"]`) {
+	if !logs.Contains(`Policy files reloaded: policies=["pcr7"]`, logWait) {
 		t.Errorf("no reload line:\n%s", logs.String())
 	}
-	if !strings.Contains(logs.String(), `policies_failed=["policy \"pcr7\": sha256 PCR 7 is `) {
+	if !logs.Contains(`policies_failed=["policy \"pcr7\": sha256 PCR 7 is `, logWait) {
 		t.Errorf("the success line does not name the failed report-only policy:\n%s", logs.String())
 	}
 
@@ -105,7 +109,7 @@ func TestConfigFilesReload(t *testing.T) {
 	if got := fm.Count("tpm.reload source=policy_paths outcome=failed"); got != 1 {
 		t.Errorf("failed policy reloads counted %d times, want 1", got)
 	}
-	if want := `Policy files not reloaded; the previous policies stay: error="policy_paths: ` + policyFile + `: unknown configuration key \"policy.pcr7.requird\"`; strings.Count(logs.String(), want) != 1 {
+	if want := `Policy files not reloaded; the previous policies stay: error="policy_paths: ` + policyFile + `: unknown configuration key \"policy.pcr7.requird\"`; !logs.Contains(want, logWait) || strings.Count(logs.String(), want) != 1 {
 		t.Errorf("log lacks (once) %q:\n%s", want, logs.String())
 	}
 
@@ -124,7 +128,7 @@ func TestConfigFilesReload(t *testing.T) {
 	if got := fm.Count("tpm.reload source=ek_ca_paths outcome=failed"); got != 1 {
 		t.Errorf("failed CA reloads counted %d times, want 1", got)
 	}
-	if !strings.Contains(logs.String(), "EK CA files not reloaded; the previous CAs stay") {
+	if !logs.Contains("EK CA files not reloaded; the previous CAs stay", logWait) {
 		t.Errorf("no CA reload error:\n%s", logs.String())
 	}
 	for _, f := range []string{"broken.pem", "issuer.pem"} {
@@ -135,7 +139,7 @@ func TestConfigFilesReload(t *testing.T) {
 	if _, err := attest(t, sc, ac); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("EK chain without its issuer: err = %v", err)
 	}
-	if !strings.Contains(logs.String(), "EK CA files reloaded: ek_ca_certificates=1") {
+	if !logs.Contains("EK CA files reloaded: ek_ca_certificates=1", logWait) {
 		t.Errorf("no CA reload line:\n%s", logs.String())
 	}
 	if !regexp.MustCompile(`TPM attestation refused: duration=\S+ ek_hash=[0-9a-f]{64} reason=ek_untrusted`).MatchString(logs.String()) {
@@ -160,7 +164,7 @@ func TestDeniedLineHasEKHash(t *testing.T) {
 	if _, err := attest(t, sc, ac); err == nil {
 		t.Fatal("a denied EK attested")
 	}
-	if want := "TPM attestation refused: duration="; !strings.Contains(logs.String(), want) ||
+	if want := "TPM attestation refused: duration="; !logs.Contains(want, logWait) ||
 		!regexp.MustCompile(`TPM attestation refused: duration=\S+ ek_hash=`+hash+` reason=ek_denied`).MatchString(logs.String()) {
 		t.Errorf("the deny-list line lacks ek_hash:\n%s", logs.String())
 	}
